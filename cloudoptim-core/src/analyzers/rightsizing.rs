@@ -1,0 +1,317 @@
+//! Workload rightsizing from usage history: CPU at a percentile, memory from the peak plus a
+//! buffer, as KRR's simple strategy does.
+
+use std::collections::BTreeMap;
+
+use super::{AnalyzeError, Analyzer, Context, Result, fmt_usd};
+use crate::cost::HOURS_PER_MONTH;
+use crate::model::{ContainerKey, Pod, WorkloadKind, WorkloadRef};
+use crate::quantity::{format_cpu_milli, format_memory_bytes};
+use crate::recommend::*;
+
+/// Settings of [`WorkloadRightsizing`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RightsizingConfig {
+    /// CPU request percentile (default 95).
+    pub cpu_percentile: f64,
+    /// Memory buffer over the peak (default 0.15).
+    pub memory_buffer: f64,
+    /// Minimum CPU request in millicores (default 10).
+    pub min_cpu_milli: i64,
+    /// Minimum memory request in bytes (default 100Mi).
+    pub min_memory_bytes: i64,
+    /// Minimum number of samples (default 100).
+    pub min_samples: usize,
+    /// Minimum history span in hours (default 3).
+    pub min_history_hours: f64,
+    /// Smallest relative change worth a recommendation (default 0.1).
+    pub min_change: f64,
+    /// Smallest monthly saving worth a recommendation, USD (default 1).
+    pub min_monthly_savings: f64,
+}
+
+impl Default for RightsizingConfig {
+    fn default() -> Self {
+        RightsizingConfig {
+            cpu_percentile: 95.0,
+            memory_buffer: 0.15,
+            min_cpu_milli: 10,
+            min_memory_bytes: 100 << 20,
+            min_samples: 100,
+            min_history_hours: 3.0,
+            min_change: 0.1,
+            min_monthly_savings: 1.0,
+        }
+    }
+}
+
+/// Recommends container requests from usage history.
+#[derive(Debug, Clone, Default)]
+pub struct WorkloadRightsizing {
+    /// Settings.
+    pub config: RightsizingConfig,
+}
+
+/// The `p`-th percentile (0–100) of `values`, nearest-rank.
+pub(crate) fn percentile(values: &mut [f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
+    values[rank.clamp(1, values.len()) - 1]
+}
+
+struct Series {
+    cpu: Vec<f64>,
+    memory: Vec<f64>,
+    first: i64,
+    last: i64,
+}
+
+impl Analyzer for WorkloadRightsizing {
+    fn name(&self) -> &str {
+        "workload-rightsizing"
+    }
+
+    fn description(&self) -> &str {
+        "Container requests from usage percentiles"
+    }
+
+    fn analyze(&self, ctx: &Context<'_>) -> Result<Vec<Recommendation>> {
+        let cfg = &self.config;
+        if !(0.0..=100.0).contains(&cfg.cpu_percentile) || cfg.memory_buffer < 0.0 {
+            return Err(AnalyzeError::Config {
+                analyzer: self.name().into(),
+                message: "cpu_percentile must be in [0, 100] and memory_buffer ≥ 0".into(),
+            });
+        }
+        if ctx.cluster.usage.is_empty() {
+            return Ok(vec![]);
+        }
+        // workload → active pods
+        let mut groups: BTreeMap<&WorkloadRef, Vec<&Pod>> = BTreeMap::new();
+        for p in &ctx.cluster.pods {
+            if !p.is_active() {
+                continue;
+            }
+            if let Some(w) = &p.workload
+                && !matches!(w.kind, WorkloadKind::Job | WorkloadKind::CronJob | WorkloadKind::Pod)
+            {
+                groups.entry(w).or_default().push(p);
+            }
+        }
+        let mut out = Vec::new();
+        for (wref, pods) in groups {
+            let workload = ctx.cluster.workload(wref);
+            let hpa = workload.and_then(|w| w.hpa.clone());
+            let base_monthly = ctx.costs.workload_monthly(wref);
+            let Some(first) = pods.first() else { continue };
+            for c in &first.containers {
+                let mut s = Series {
+                    cpu: vec![],
+                    memory: vec![],
+                    first: i64::MAX,
+                    last: i64::MIN,
+                };
+                for p in &pods {
+                    let key = ContainerKey {
+                        namespace: p.namespace.clone(),
+                        pod: p.name.clone(),
+                        container: c.name.clone(),
+                    };
+                    if let Some(u) = ctx.cluster.usage.containers.get(&key) {
+                        s.cpu.extend(u.cpu.iter().map(|x| x.1));
+                        s.memory.extend(u.memory.iter().map(|x| x.1));
+                        for t in u.cpu.iter().chain(u.memory.iter()).map(|x| x.0) {
+                            s.first = s.first.min(t);
+                            s.last = s.last.max(t);
+                        }
+                    }
+                }
+                let hours = (s.last - s.first) as f64 / 3600.0;
+                if s.cpu.len() < cfg.min_samples
+                    || s.memory.len() < cfg.min_samples
+                    || hours < cfg.min_history_hours
+                {
+                    continue;
+                }
+                // current requests: the largest across the workload's pods
+                let (cur_cpu, cur_mem, cur_cpu_lim, cur_mem_lim) = pods
+                    .iter()
+                    .filter_map(|p| p.containers.iter().find(|x| x.name == c.name))
+                    .fold((0i64, 0i64, 0i64, 0i64), |a, x| {
+                        (
+                            a.0.max(x.requests.cpu_milli),
+                            a.1.max(x.requests.memory_bytes),
+                            a.2.max(if x.has_cpu_limit { x.limits.cpu_milli } else { 0 }),
+                            a.3.max(if x.has_memory_limit { x.limits.memory_bytes } else { 0 }),
+                        )
+                    });
+                let n_samples = s.cpu.len();
+                let cpu_max = s.cpu.iter().cloned().fold(0.0, f64::max);
+                let cpu_p = percentile(&mut s.cpu, cfg.cpu_percentile);
+                let mem_peak = s.memory.iter().cloned().fold(0.0, f64::max);
+                let rec_cpu = (((cpu_p * 1000.0).ceil() as i64).max(cfg.min_cpu_milli) + 4) / 5 * 5;
+                let rec_mem = {
+                    let b = ((mem_peak * (1.0 + cfg.memory_buffer)).ceil() as i64).max(cfg.min_memory_bytes);
+                    (b + (1 << 20) - 1) >> 20 << 20
+                };
+                let rel = |new: i64, old: i64| {
+                    if old == 0 { 1.0 } else { (new - old).abs() as f64 / old as f64 }
+                };
+                let cpu_changes = rel(rec_cpu, cur_cpu) >= cfg.min_change;
+                let mem_changes = rel(rec_mem, cur_mem) >= cfg.min_change;
+                if !cpu_changes && !mem_changes {
+                    continue;
+                }
+                let new_cpu = if cpu_changes { rec_cpu } else { cur_cpu };
+                let new_mem = if mem_changes { rec_mem } else { cur_mem };
+                // savings at each pod's node unit prices
+                let mut hourly = 0.0;
+                for p in &pods {
+                    if let Some(nc) = p.node_name.as_deref().and_then(|n| ctx.costs.node(n)) {
+                        hourly += (cur_cpu - new_cpu) as f64 / 1000.0 * nc.cpu_core_hourly
+                            + (cur_mem - new_mem) as f64 / (1u64 << 30) as f64 * nc.memory_gib_hourly;
+                    }
+                }
+                let monthly = hourly * HOURS_PER_MONTH;
+                if monthly.abs() < cfg.min_monthly_savings && new_cpu <= cur_cpu && new_mem <= cur_mem {
+                    continue;
+                }
+                let mut target = Target::cluster(&ctx.cluster.name);
+                target.namespace = Some(wref.namespace.clone());
+                target.workload_kind = Some(wref.kind.as_str().to_string());
+                target.workload = Some(wref.name.clone());
+                target.container = Some(c.name.clone());
+                let mut changes = Vec::new();
+                if cpu_changes {
+                    changes.push(Change::new("cpu_request", fmt_cpu(cur_cpu), format_cpu_milli(new_cpu)));
+                    if cur_cpu_lim > 0 && cur_cpu > 0 {
+                        let lim = (new_cpu as f64 * cur_cpu_lim as f64 / cur_cpu as f64).ceil() as i64;
+                        changes.push(Change::new("cpu_limit", format_cpu_milli(cur_cpu_lim), format_cpu_milli(lim)));
+                    }
+                }
+                if mem_changes {
+                    changes.push(Change::new("memory_request", fmt_mem(cur_mem), format_memory_bytes(new_mem)));
+                    if cur_mem_lim > 0 {
+                        let lim = new_mem.max(if cur_mem > 0 {
+                            (new_mem as f64 * cur_mem_lim as f64 / cur_mem as f64).ceil() as i64
+                        } else {
+                            new_mem
+                        });
+                        let lim = (lim + (1 << 20) - 1) >> 20 << 20;
+                        changes.push(Change::new("memory_limit", format_memory_bytes(cur_mem_lim), format_memory_bytes(lim)));
+                    }
+                }
+                let mut reasons = Vec::new();
+                let mut level = RiskLevel::Low;
+                if let Some(h) = &hpa {
+                    reasons.push(format!(
+                        "HPA {h} scales this workload; its utilisation targets are relative to requests, so replica counts will change"
+                    ));
+                    level = RiskLevel::Medium;
+                }
+                if hours < 24.0 * 7.0 {
+                    reasons.push(format!("only {hours:.0} h of history; weekly peaks may be missing"));
+                    level = level.max(RiskLevel::Medium);
+                }
+                if new_mem < cur_mem && (new_mem as f64) < mem_peak * 1.05 {
+                    reasons.push("memory would sit close to the observed peak".into());
+                    level = level.max(RiskLevel::Medium);
+                }
+                let mut r = Recommendation::new(RecommendationKind::WorkloadRightsizing, self.name(), target);
+                if base_monthly > 0.0 {
+                    r = r.with_claim(
+                        format!("workload:{}/{}/{}", wref.namespace, wref.kind.as_str(), wref.name),
+                        base_monthly,
+                        monthly / base_monthly,
+                    );
+                } else {
+                    r.monthly_savings_usd = round_cents(monthly);
+                }
+                let summary: Vec<String> = changes
+                    .iter()
+                    .filter(|c| c.field.ends_with("_request"))
+                    .map(|c| format!("{} {} → {}", c.field.trim_end_matches("_request"), c.current, c.proposed))
+                    .collect();
+                r.title = format!(
+                    "Right-size {}/{} [{}]: {} ({}{}/mo)",
+                    wref.namespace,
+                    wref.name,
+                    c.name,
+                    summary.join(", "),
+                    if monthly >= 0.0 { "−" } else { "+" },
+                    fmt_usd(monthly.abs())
+                );
+                r.changes = changes;
+                if new_cpu > cur_cpu || new_mem > cur_mem {
+                    r.priority = Priority::High;
+                    reasons.push("requests are below observed usage: the change raises cost to avoid throttling or eviction".into());
+                    level = level.max(RiskLevel::Medium);
+                }
+                r.risk = Risk { level, reasons };
+                r.confidence = ((hours / (24.0 * 7.0)).min(1.0) * 0.9 + 0.05).min(0.95);
+                r.evidence = vec![
+                    Evidence::new(format!("cpu_p{}", cfg.cpu_percentile), round3(cpu_p), "cores"),
+                    Evidence::new("cpu_max", round3(cpu_max), "cores"),
+                    Evidence::new("memory_peak", mem_peak.round(), "bytes"),
+                    Evidence::new("cpu_request_current", cur_cpu as f64 / 1000.0, "cores"),
+                    Evidence::new("memory_request_current", cur_mem as f64, "bytes"),
+                    Evidence::new("samples", n_samples as f64, "count"),
+                    Evidence::new("history", (hours * 10.0).round() / 10.0, "hours"),
+                    Evidence::new("replicas", pods.len() as f64, "count"),
+                ];
+                r.explanation = format!(
+                    "Over {:.1} days, {} of {} replica(s) used at most {:.3} cores (P{} {:.3}) and peaked at {} of memory, \
+                     against requests of {} CPU and {} memory. Requests of {} CPU (P{}) and {} memory (peak + {:.0}%) \
+                     keep that headroom and {} {} a month across the replicas.",
+                    hours / 24.0,
+                    c.name,
+                    pods.len(),
+                    cpu_max,
+                    cfg.cpu_percentile,
+                    cpu_p,
+                    format_memory_bytes(mem_peak as i64),
+                    fmt_cpu(cur_cpu),
+                    fmt_mem(cur_mem),
+                    format_cpu_milli(new_cpu),
+                    cfg.cpu_percentile,
+                    format_memory_bytes(new_mem),
+                    cfg.memory_buffer * 100.0,
+                    if monthly >= 0.0 { "save" } else { "cost" },
+                    fmt_usd(monthly.abs()),
+                );
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn fmt_cpu(m: i64) -> String {
+    if m == 0 { "unset".into() } else { format_cpu_milli(m) }
+}
+
+fn fmt_mem(b: i64) -> String {
+    if b == 0 { "unset".into() } else { format_memory_bytes(b) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn nearest_rank_percentile() {
+        let mut v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&mut v, 95.0), 95.0);
+        assert_eq!(percentile(&mut v, 100.0), 100.0);
+        assert_eq!(percentile(&mut [3.0, 1.0, 2.0], 50.0), 2.0);
+        assert_eq!(percentile(&mut [], 50.0), 0.0);
+    }
+}
