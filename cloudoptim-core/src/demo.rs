@@ -35,10 +35,10 @@ struct GroupSpec {
 
 const GROUPS: &[GroupSpec] = &[
     GroupSpec { name: "system", karpenter: false, types: &["m6i.large"], spot: &[false], count: 3, taint: Some(("CriticalAddonsOnly", "true")) },
-    GroupSpec { name: "general", karpenter: false, types: &["m5.2xlarge"], spot: &[false], count: 12, taint: None },
-    GroupSpec { name: "memory-optimized", karpenter: false, types: &["r6i.2xlarge"], spot: &[false], count: 5, taint: None },
-    GroupSpec { name: "batch-spot", karpenter: false, types: &["c6i.2xlarge", "c5.2xlarge"], spot: &[true], count: 6, taint: Some(("workload", "batch")) },
-    GroupSpec { name: "default", karpenter: true, types: &["m6i.xlarge", "m6a.xlarge", "c6a.2xlarge", "m5.xlarge"], spot: &[true, false, true], count: 14, taint: None },
+    GroupSpec { name: "general", karpenter: false, types: &["m5.2xlarge"], spot: &[false], count: 9, taint: None },
+    GroupSpec { name: "memory-optimized", karpenter: false, types: &["r6i.2xlarge"], spot: &[false], count: 4, taint: None },
+    GroupSpec { name: "batch-spot", karpenter: false, types: &["c6i.2xlarge", "c5.2xlarge"], spot: &[true], count: 5, taint: Some(("workload", "batch")) },
+    GroupSpec { name: "default", karpenter: true, types: &["m6i.xlarge", "m6a.xlarge", "c6a.2xlarge", "m5.xlarge"], spot: &[true, false, true], count: 12, taint: None },
 ];
 
 /// A container template: name, cpu request (m), memory request (Mi), cpu limit (m, 0 = none),
@@ -448,12 +448,19 @@ pub fn demo_cluster() -> Cluster {
                 c.aws.volumes.push(EbsVolume { volume_id: vol, size_gib: gib, volume_type: "gp3".into(), state: "in-use".into(), zone: None, iops: Some(3000), throughput: Some(125), create_time: Some(now - jiff::SignedDuration::from_hours(24 * 40)), attached_to: vec![], tags: labels(&[("CSIVolumeName", &pv_name), ("ebs.csi.aws.com/cluster", "true")]) });
                 pvc_n += 1;
             }
-            // first fit over the group's nodes, starting where the replica index points, so replicas spread
+            // the scheduler's default scoring (LeastAllocated): the fitting node with the most free CPU share
             let need = p.requests();
-            let start = if candidates.is_empty() { 0 } else { (r * 3) % candidates.len() };
-            let chosen = (0..candidates.len())
-                .map(|k| candidates[(start + k) % candidates.len()])
-                .find(|&ni| need.fits_in(&free[ni]) && !c.nodes[ni].taints.iter().any(|t| !p.tolerations.iter().any(|tol| tol.tolerates(t))));
+            let chosen = candidates
+                .iter()
+                .copied()
+                .filter(|&ni| need.fits_in(&free[ni]) && !c.nodes[ni].taints.iter().any(|t| !p.tolerations.iter().any(|tol| tol.tolerates(t))))
+                .max_by(|&a, &b| {
+                    let score = |i: usize| {
+                        free[i].cpu_milli as f64 / c.nodes[i].allocatable.cpu_milli.max(1) as f64
+                            + free[i].memory_bytes as f64 / c.nodes[i].allocatable.memory_bytes.max(1) as f64
+                    };
+                    score(a).total_cmp(&score(b)).then(b.cmp(&a))
+                });
             if let Some(ni) = chosen {
                 free[ni] = free[ni] - need;
                 p.node_name = Some(c.nodes[ni].name.clone());

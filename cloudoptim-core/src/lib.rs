@@ -28,6 +28,7 @@ pub mod cost;
 pub mod demo;
 pub mod loader;
 pub mod model;
+pub mod pipeline;
 pub mod quantity;
 pub mod recommend;
 pub mod report;
@@ -60,3 +61,56 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The crate version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+impl Error {
+    /// A stable, machine-readable code for the failure kind, shared by the Python exceptions
+    /// and the Node error codes: `io`, `syntax`, `field`, `unrecognized`,
+    /// `symlink_outside_tree`, `empty_input`, `catalog`, `unknown_instance_type`,
+    /// `unknown_analyzer`, `analyzer_config`, `analyzer_failed`, `quantity`.
+    pub fn code(&self) -> &'static str {
+        use analyzers::AnalyzeError as A;
+        use catalog::CatalogError as C;
+        use loader::LoadError as L;
+        match self {
+            Error::Load(L::Io { .. }) => "io",
+            Error::Load(L::Syntax { .. }) => "syntax",
+            Error::Load(L::Field { .. }) => "field",
+            Error::Load(L::Unrecognized { .. }) => "unrecognized",
+            Error::Load(L::SymlinkOutsideTree { .. }) => "symlink_outside_tree",
+            Error::Load(L::Empty { .. }) => "empty_input",
+            Error::Catalog(C::UnknownInstanceType(_)) => "unknown_instance_type",
+            Error::Catalog(_) => "catalog",
+            Error::Analyze(A::UnknownAnalyzer { .. }) => "unknown_analyzer",
+            Error::Analyze(A::Config { .. }) => "analyzer_config",
+            Error::Analyze(_) => "analyzer_failed",
+            Error::Quantity(_) => "quantity",
+        }
+    }
+
+    /// Structured details (`path`, `object`, `field`, `line`, `column`, `name`) for bindings to
+    /// attach to their exceptions.
+    pub fn details(&self) -> Vec<(&'static str, String)> {
+        use loader::LoadError as L;
+        let mut d = Vec::new();
+        match self {
+            Error::Load(L::Io { path, .. })
+            | Error::Load(L::Unrecognized { path, .. })
+            | Error::Load(L::Empty { path }) => d.push(("path", path.display().to_string())),
+            Error::Load(L::Syntax { path, line, column, .. }) => {
+                d.push(("path", path.display().to_string()));
+                d.push(("line", line.to_string()));
+                d.push(("column", column.to_string()));
+            }
+            Error::Load(L::Field { path, object, field, .. }) => {
+                d.push(("path", path.display().to_string()));
+                d.push(("object", object.clone()));
+                d.push(("field", field.clone()));
+            }
+            Error::Load(L::SymlinkOutsideTree { path, .. }) => d.push(("path", path.display().to_string())),
+            Error::Catalog(catalog::CatalogError::UnknownInstanceType(n)) => d.push(("name", n.clone())),
+            Error::Analyze(analyzers::AnalyzeError::UnknownAnalyzer { name, .. }) => d.push(("name", name.clone())),
+            _ => {}
+        }
+        d
+    }
+}

@@ -246,10 +246,12 @@ impl Analyzer for WorkloadRightsizing {
                     fmt_usd(monthly.abs())
                 );
                 r.changes = changes;
-                if new_cpu > cur_cpu || new_mem > cur_mem {
+                if (cur_cpu > 0 && cpu_p * 1000.0 > cur_cpu as f64) || (cur_mem > 0 && mem_peak > cur_mem as f64) {
                     r.priority = Priority::High;
-                    reasons.push("requests are below observed usage: the change raises cost to avoid throttling or eviction".into());
+                    reasons.push("usage is above the current requests: the change raises them to avoid throttling, eviction or OOM kills".into());
                     level = level.max(RiskLevel::Medium);
+                } else if new_cpu > cur_cpu || new_mem > cur_mem {
+                    reasons.push("a request rises to the minimum (10m CPU, 100Mi memory) or from unset".into());
                 }
                 r.risk = Risk { level, reasons };
                 r.confidence = ((hours / (24.0 * 7.0)).min(1.0) * 0.9 + 0.05).min(0.95);

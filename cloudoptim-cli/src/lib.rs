@@ -1,0 +1,197 @@
+//! The `cloudoptim` command line, as a library so the Python wheel's `cloudoptim` script runs
+//! exactly the same code. It only parses arguments and prints; the work is in `cloudoptim-core`.
+#![deny(missing_docs)]
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use cloudoptim_core::loader::LoadOptions;
+use cloudoptim_core::pipeline::{self, PricingOptions};
+use cloudoptim_core::{Report, analyzers, demo};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A report for people.
+    Table,
+    /// JSON matching docs/schema/report.schema.json.
+    Json,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cloudoptim",
+    version,
+    about = "Find and fix Kubernetes waste on AWS EKS",
+    long_about = "Find and fix Kubernetes waste on AWS EKS.\n\nReads kubectl dumps, AWS CLI JSON and Prometheus exports (or the embedded demo cluster) and prints what to change, what it saves and why."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Analyze the embedded demo cluster (40 nodes, ~300 pods, a week of usage).
+    Demo {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Analyze a cluster from files.
+    Analyze {
+        /// `kubectl get … -o json|yaml` output: a file or a folder (cluster-info dump folders too).
+        #[arg(long, value_name = "PATH")]
+        cluster: PathBuf,
+        /// AWS CLI JSON: describe-instances, describe-volumes, describe-spot-price-history (file or folder; repeatable).
+        #[arg(long, value_name = "PATH")]
+        aws: Vec<PathBuf>,
+        /// Prometheus query_range JSON for container CPU and memory (file or folder; repeatable).
+        #[arg(long, value_name = "PATH")]
+        usage: Vec<PathBuf>,
+        /// Cluster name (default: from node labels or instance tags, else the file name).
+        #[arg(long)]
+        cluster_name: Option<String>,
+        /// Region to price in (default: the nodes' region, else us-east-1).
+        #[arg(long)]
+        region: Option<String>,
+        /// On-demand price table CSV (`instance_type,od_linux_usd_per_hour`) for the region.
+        #[arg(long, value_name = "CSV")]
+        prices: Option<PathBuf>,
+        /// Spot Advisor JSON to use instead of the embedded snapshot.
+        #[arg(long, value_name = "JSON")]
+        spot_advisor: Option<PathBuf>,
+        /// Analyzers to run, comma-separated (default: all built-ins; see `cloudoptim analyzers`).
+        #[arg(long, value_delimiter = ',')]
+        analyzers: Option<Vec<String>>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// List the built-in analyzers.
+    Analyzers,
+    /// Print the JSON Schema of the report.
+    Schema,
+}
+
+fn print_report(out: &mut dyn Write, report: &Report, format: Format) -> std::io::Result<()> {
+    match format {
+        Format::Table => write!(out, "{}", report.to_table()),
+        Format::Json => writeln!(out, "{}", report.to_json()),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(&format!("\n  caused by: {t}"));
+        }
+        src = c.source();
+    }
+    s
+}
+
+fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_core::Result<i32> {
+    let io = |e: std::io::Error| {
+        cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
+            path: PathBuf::from("<stdout>"),
+            source: e,
+        })
+    };
+    match cli.command {
+        Command::Demo { format } => {
+            let cluster = demo::demo_cluster();
+            let report = cloudoptim_core::analyze(&cluster, Default::default())?;
+            print_report(out, &report, format).map_err(io)?;
+        }
+        Command::Analyze {
+            cluster,
+            aws,
+            usage,
+            cluster_name,
+            region,
+            prices,
+            spot_advisor,
+            analyzers,
+            format,
+        } => {
+            let mut opts = LoadOptions::default();
+            if let Some(n) = cluster_name {
+                opts = opts.with_cluster_name(n);
+            }
+            let loaded = pipeline::load_snapshot(&cluster, &aws, &usage, &opts)?;
+            for w in &loaded.warnings {
+                let _ = writeln!(err, "warning: {w}");
+            }
+            let mut p = PricingOptions::default();
+            if let Some(r) = region {
+                p = p.with_region(r);
+            }
+            if let Some(t) = prices {
+                p = p.with_price_table(t);
+            }
+            if let Some(a) = spot_advisor {
+                p = p.with_spot_advisor(a);
+            }
+            let report = pipeline::analyze_with(&loaded.cluster, &p, analyzers.as_deref())?;
+            print_report(out, &report, format).map_err(io)?;
+        }
+        Command::Analyzers => {
+            for a in analyzers::builtin() {
+                writeln!(out, "{:<24} {}", a.name(), a.description()).map_err(io)?;
+            }
+        }
+        Command::Schema => {
+            let s = serde_json::to_string_pretty(&cloudoptim_core::report::report_schema())
+                .unwrap_or_default();
+            writeln!(out, "{s}").map_err(io)?;
+        }
+    }
+    Ok(0)
+}
+
+/// Runs the command with these arguments (the first is the program name), writing to the given
+/// streams. Returns the exit code: 0 on success, 1 on a failure, 2 on a usage error.
+pub fn run_with<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = if e.use_stderr() {
+                write!(err, "{}", e.render())
+            } else {
+                write!(out, "{}", e.render())
+            };
+            return code;
+        }
+    };
+    match execute(cli, out, err) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(err, "error: {}", error_chain(&e));
+            1
+        }
+    }
+}
+
+/// Runs the command with these arguments against stdout and stderr.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut out = stdout.lock();
+    let mut err = stderr.lock();
+    run_with(args, &mut out, &mut err)
+}

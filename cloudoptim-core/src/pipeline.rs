@@ -1,0 +1,130 @@
+//! One call from input paths to a report, shared by the command line and the bindings.
+
+use std::path::{Path, PathBuf};
+
+use crate::analyzers;
+use crate::catalog::{PriceTable, SpotAdvisor};
+use crate::cost::Pricing;
+use crate::loader::{self, LoadError, LoadOptions, Loaded};
+use crate::model::Cluster;
+use crate::report::{AnalyzeOptions, Report};
+use crate::{Error, Result};
+
+/// Where prices come from, beyond the embedded defaults.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PricingOptions {
+    /// Region to price in (default: the nodes' region label, else us-east-1).
+    pub region: Option<String>,
+    /// CSV of on-demand prices (`instance_type,od_linux_usd_per_hour`) for that region.
+    pub price_table: Option<PathBuf>,
+    /// A Spot Advisor file to use instead of the embedded snapshot.
+    pub spot_advisor: Option<PathBuf>,
+}
+
+impl PricingOptions {
+    /// Sets the region.
+    #[must_use]
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Sets the price table file.
+    #[must_use]
+    pub fn with_price_table(mut self, path: impl Into<PathBuf>) -> Self {
+        self.price_table = Some(path.into());
+        self
+    }
+
+    /// Sets the Spot Advisor file.
+    #[must_use]
+    pub fn with_spot_advisor(mut self, path: impl Into<PathBuf>) -> Self {
+        self.spot_advisor = Some(path.into());
+        self
+    }
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| {
+        Error::Load(LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
+}
+
+/// Builds the prices for a cluster from the options.
+pub fn pricing_for(cluster: &Cluster, options: &PricingOptions) -> Result<Pricing> {
+    let region = options
+        .region
+        .clone()
+        .or_else(|| cluster.region.clone())
+        .unwrap_or_else(|| crate::catalog::EMBEDDED_PRICE_REGION.to_string());
+    let mut pricing = Pricing::new(region.clone()).with_spot_history(&cluster.aws.spot_prices);
+    if let Some(p) = &options.price_table {
+        let text = read(p)?;
+        pricing = pricing.with_price_table(PriceTable::from_csv(&region, &p.display().to_string(), &text)?);
+    }
+    if let Some(p) = &options.spot_advisor {
+        let text = read(p)?;
+        pricing = pricing.with_spot_advisor(SpotAdvisor::from_json(&p.display().to_string(), &text)?);
+    }
+    Ok(pricing)
+}
+
+/// Loads a cluster dump plus optional AWS CLI output and Prometheus exports into one snapshot.
+pub fn load_snapshot(
+    cluster: &Path,
+    aws: &[PathBuf],
+    usage: &[PathBuf],
+    options: &LoadOptions,
+) -> Result<Loaded> {
+    let mut loaded = loader::load_cluster_with(cluster, options)?;
+    for p in aws {
+        let inv = loader::load_aws(p)?;
+        loaded.cluster.aws.instances.extend(inv.instances);
+        loaded.cluster.aws.volumes.extend(inv.volumes);
+        loaded.cluster.aws.spot_prices.extend(inv.spot_prices);
+        loaded.files.push(p.clone());
+    }
+    for p in usage {
+        loaded.cluster.usage.merge(loader::load_usage(p)?);
+        loaded.files.push(p.clone());
+    }
+    Ok(loaded)
+}
+
+/// Analyzes a cluster with the given prices and analyzers (built-ins when `None`).
+pub fn analyze_with(
+    cluster: &Cluster,
+    pricing: &PricingOptions,
+    analyzer_names: Option<&[String]>,
+) -> Result<Report> {
+    let mut opts = AnalyzeOptions::default().with_pricing(pricing_for(cluster, pricing)?);
+    if let Some(names) = analyzer_names {
+        opts = opts.with_analyzers(analyzers::by_names(names)?);
+    }
+    Ok(crate::report::analyze(cluster, opts)?)
+}
+
+/// Loads a snapshot given paths as strings (for the bindings): `aws` and `usage` may be empty.
+pub fn load_snapshot_from_strings(
+    cluster: &str,
+    aws: &[String],
+    usage: &[String],
+    cluster_name: Option<String>,
+) -> Result<Loaded> {
+    let mut opts = LoadOptions::default();
+    if let Some(n) = cluster_name {
+        opts = opts.with_cluster_name(n);
+    }
+    let aws: Vec<PathBuf> = aws.iter().map(PathBuf::from).collect();
+    let usage: Vec<PathBuf> = usage.iter().map(PathBuf::from).collect();
+    load_snapshot(Path::new(cluster), &aws, &usage, &opts)
+}
+
+/// Looks an instance type up in the embedded catalog.
+pub fn instance_type(name: &str) -> Result<crate::catalog::InstanceType> {
+    Ok(crate::catalog::Catalog::embedded().require(name)?.clone())
+}
