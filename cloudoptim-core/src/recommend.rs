@@ -366,7 +366,11 @@ pub fn round_cents(v: f64) -> f64 {
 pub fn combined_savings(recs: &[Recommendation]) -> f64 {
     // resource → (base, analyzer → summed positive fraction, increases)
     let mut by_resource: BTreeMap<&str, (f64, BTreeMap<&str, f64>, f64)> = BTreeMap::new();
+    let mut unclaimed = 0.0;
     for r in recs {
+        if r.savings_claims.is_empty() {
+            unclaimed += r.monthly_savings_usd;
+        }
         for c in &r.savings_claims {
             let e = by_resource
                 .entry(c.resource.as_str())
@@ -385,6 +389,23 @@ pub fn combined_savings(recs: &[Recommendation]) -> f64 {
             .map(|(base, parts, inc)| {
                 let remaining: f64 = parts.values().map(|f| 1.0 - f.min(1.0)).product();
                 base * (1.0 - remaining) + inc
+            })
+            .sum::<f64>()
+            + unclaimed,
+    )
+}
+
+/// The plain sum of the recommendations' savings, computed from the same unrounded claims as
+/// [`combined_savings`] so the two agree exactly when nothing overlaps.
+pub fn gross_savings(recs: &[Recommendation]) -> f64 {
+    round_cents(
+        recs.iter()
+            .map(|r| {
+                if r.savings_claims.is_empty() {
+                    r.monthly_savings_usd
+                } else {
+                    r.savings_claims.iter().map(|c| c.base_monthly_usd * c.fraction).sum()
+                }
             })
             .sum(),
     )

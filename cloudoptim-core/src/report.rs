@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::analyzers::{self, Analyzer, Context};
 use crate::cost::{ClusterCosts, HOURS_PER_MONTH, PriceSource, Pricing};
 use crate::model::{CapacityType, Cluster, ClusterSummary};
-use crate::recommend::{Recommendation, RecommendationKind, combined_savings, round_cents};
+use crate::recommend::{Recommendation, RecommendationKind, combined_savings, gross_savings, round_cents};
 
 /// Version of the report's JSON shape.
 pub const SCHEMA_VERSION: &str = "1";
@@ -286,7 +286,7 @@ pub fn build_report(
         .collect();
     kind_totals.sort_by(|a, b| b.monthly_savings_usd.total_cmp(&a.monthly_savings_usd).then(a.kind.cmp(&b.kind)));
     let combined = combined_savings(&recs);
-    let gross = round_cents(recs.iter().map(|r| r.monthly_savings_usd).sum());
+    let gross = gross_savings(&recs);
     let mut notes = Vec::new();
     if estimated {
         let n = costs.nodes.iter().filter(|n| n.price.source.is_estimate()).count();

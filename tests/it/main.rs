@@ -1,0 +1,5 @@
+//! Integration tests: one binary, several modules.
+
+mod analyze;
+mod real_data;
+mod schema;
