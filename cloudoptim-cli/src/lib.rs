@@ -83,19 +83,6 @@ fn print_report(out: &mut dyn Write, report: &Report, format: Format) -> std::io
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(&format!("\n  caused by: {t}"));
-        }
-        src = c.source();
-    }
-    s
-}
-
 fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_core::Result<i32> {
     let io = |e: std::io::Error| {
         cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
@@ -177,7 +164,7 @@ where
     match execute(cli, out, err) {
         Ok(code) => code,
         Err(e) => {
-            let _ = writeln!(err, "error: {}", error_chain(&e));
+            let _ = writeln!(err, "error: {}", pipeline::error_message(&e));
             1
         }
     }

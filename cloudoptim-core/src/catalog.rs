@@ -131,12 +131,15 @@ fn parse_num<T: std::str::FromStr>(
     if v.trim().is_empty() {
         return Ok(None);
     }
-    v.trim().parse::<T>().map(Some).map_err(|_| CatalogError::Row {
-        source_name: source_name.into(),
-        row,
-        column: column.into(),
-        message: format!("{v:?} is not a number"),
-    })
+    v.trim()
+        .parse::<T>()
+        .map(Some)
+        .map_err(|_| CatalogError::Row {
+            source_name: source_name.into(),
+            row,
+            column: column.into(),
+            message: format!("{v:?} is not a number"),
+        })
 }
 
 fn parse_qty(source_name: &str, row: usize, column: &str, v: &str) -> Result<Option<Quantity>> {
@@ -161,8 +164,9 @@ impl Catalog {
             let mut c = Catalog::from_csv("embedded catalog", CATALOG_CSV)
                 .expect("embedded catalog parses");
             #[allow(clippy::expect_used)]
-            let prices = PriceTable::from_csv(EMBEDDED_PRICE_REGION, "embedded prices", OD_PRICES_CSV)
-                .expect("embedded price table parses");
+            let prices =
+                PriceTable::from_csv(EMBEDDED_PRICE_REGION, "embedded prices", OD_PRICES_CSV)
+                    .expect("embedded price table parses");
             c.fill_missing_prices(&prices);
             c.fill_max_pods_from_instance_info(INSTANCE_INFO_JSONL);
             c
@@ -229,11 +233,17 @@ impl Catalog {
                 });
             }
             let vcpu: u32 = parse_num(source_name, row, "vcpu", get(c_vcpu))?.unwrap_or(0);
-            let memory_mib: u64 = parse_num(source_name, row, "memory_mib", get(c_mem))?.unwrap_or(0);
+            let memory_mib: u64 =
+                parse_num(source_name, row, "memory_mib", get(c_mem))?.unwrap_or(0);
             let max_pods: u32 = parse_num(source_name, row, "max_pods", get(c_pods))?.unwrap_or(0);
             let acpu = parse_qty(source_name, row, "allocatable_cpu", get(c_acpu))?;
             let amem = parse_qty(source_name, row, "allocatable_memory", get(c_amem))?;
-            let aeph = parse_qty(source_name, row, "allocatable_ephemeral_storage", get(c_aeph))?;
+            let aeph = parse_qty(
+                source_name,
+                row,
+                "allocatable_ephemeral_storage",
+                get(c_aeph),
+            )?;
             let gpu_count: u32 = parse_num(source_name, row, "gpu_count", get(c_gpu))?.unwrap_or(0);
             types.push(InstanceType {
                 vcpu,
@@ -246,7 +256,12 @@ impl Catalog {
                 hypervisor: get(c_hyp).to_string(),
                 gpu_count,
                 gpu_name: Some(get(c_gpu_name).to_string()).filter(|s| !s.is_empty()),
-                network_bandwidth_mbps: parse_num(source_name, row, "network_bandwidth_mbps", get(c_net))?,
+                network_bandwidth_mbps: parse_num(
+                    source_name,
+                    row,
+                    "network_bandwidth_mbps",
+                    get(c_net),
+                )?,
                 allocatable: Resources {
                     cpu_milli: acpu.map(|q| q.milli_value()).unwrap_or(vcpu as i64 * 1000),
                     memory_bytes: amem
@@ -295,7 +310,8 @@ impl Catalog {
             .lines()
             .filter_map(|l| serde_json::from_str::<Info>(l).ok())
             .map(|i| {
-                let pods = i.default_max_enis * i.ipv4_addresses_per_interface.saturating_sub(1) + 2;
+                let pods =
+                    i.default_max_enis * i.ipv4_addresses_per_interface.saturating_sub(1) + 2;
                 (i.instance_type, pods)
             })
             .collect();
@@ -384,7 +400,9 @@ impl PriceTable {
                 message: e.to_string(),
             })?;
             let name = rec.get(c_type).unwrap_or("").to_string();
-            if let Some(p) = parse_num::<f64>(source_name, i + 1, "price", rec.get(c_price).unwrap_or(""))? {
+            if let Some(p) =
+                parse_num::<f64>(source_name, i + 1, "price", rec.get(c_price).unwrap_or(""))?
+            {
                 if !(p.is_finite() && p >= 0.0) {
                     return Err(CatalogError::Row {
                         source_name: source_name.into(),
@@ -428,12 +446,15 @@ pub struct AdvisorEntry {
     pub range: InterruptionRange,
 }
 
+/// OS → instance type → (savings %, range index).
+type AdvisorRegion = HashMap<String, HashMap<String, (i32, u8)>>;
+
 /// AWS's Spot Advisor data (`spot-advisor-data.json`).
 #[derive(Debug, Clone, Default)]
 pub struct SpotAdvisor {
     ranges: Vec<InterruptionRange>,
     // region → os → type → (savings, range index)
-    data: HashMap<String, HashMap<String, HashMap<String, (i32, u8)>>>,
+    data: HashMap<String, AdvisorRegion>,
 }
 
 impl SpotAdvisor {
@@ -466,11 +487,12 @@ impl SpotAdvisor {
             r: u8,
         }
         let mut de = serde_json::Deserializer::from_str(text);
-        let raw: Raw = serde_path_to_error::deserialize(&mut de).map_err(|e| CatalogError::Advisor {
-            source_name: source_name.into(),
-            field: e.path().to_string(),
-            message: e.into_inner().to_string(),
-        })?;
+        let raw: Raw =
+            serde_path_to_error::deserialize(&mut de).map_err(|e| CatalogError::Advisor {
+                source_name: source_name.into(),
+                field: e.path().to_string(),
+                message: e.into_inner().to_string(),
+            })?;
         let max_index = raw.ranges.iter().map(|r| r.index).max().unwrap_or(0);
         let mut data = HashMap::new();
         for (region, oses) in raw.spot_advisor {
@@ -572,16 +594,21 @@ mod tests {
         let csv = "instance_type,vcpu,memory_mib,arch,family,category,generation,cpu_manufacturer,hypervisor,gpu_count,gpu_name,network_bandwidth_mbps,allocatable_cpu,allocatable_memory,allocatable_ephemeral_storage,max_pods,od_linux_usd_per_hour_us_east_1\nx.large,two,1024,amd64,x,x,1,intel,nitro,,,1,1,1Gi,1Gi,4,0.1\n";
         let err = Catalog::from_csv("t.csv", csv).unwrap_err().to_string();
         assert!(err.contains("row 1") && err.contains("vcpu"), "{err}");
-        let bad_q = csv.replace(",two,", ",2,").replace(",1Gi,1Gi,", ",1Gx,1Gi,");
+        let bad_q = csv
+            .replace(",two,", ",2,")
+            .replace(",1Gi,1Gi,", ",1Gx,1Gi,");
         let err = Catalog::from_csv("t.csv", &bad_q).unwrap_err().to_string();
         assert!(err.contains("allocatable_memory"), "{err}");
     }
 
     #[test]
     fn bad_advisor_names_field() {
-        let err = SpotAdvisor::from_json("a.json", r#"{"ranges":[],"spot_advisor":{"us-east-1":{"Linux":{"m5.large":{"s":"x","r":0}}}}}"#)
-            .unwrap_err()
-            .to_string();
+        let err = SpotAdvisor::from_json(
+            "a.json",
+            r#"{"ranges":[],"spot_advisor":{"us-east-1":{"Linux":{"m5.large":{"s":"x","r":0}}}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("m5.large"), "{err}");
         let err = SpotAdvisor::from_json("a.json", r#"{"ranges":[{"index":0,"label":"<5%","max":5}],"spot_advisor":{"us-east-1":{"Linux":{"m5.large":{"s":10,"r":7}}}}}"#)
             .unwrap_err()

@@ -54,7 +54,9 @@ impl PriceSource {
     pub fn is_estimate(&self) -> bool {
         matches!(
             self,
-            PriceSource::SpotAdvisorEstimate | PriceSource::OtherRegionEstimate | PriceSource::Unknown
+            PriceSource::SpotAdvisorEstimate
+                | PriceSource::OtherRegionEstimate
+                | PriceSource::Unknown
         )
     }
 }
@@ -172,7 +174,9 @@ impl Pricing {
     /// Spot price of a type, in a zone when known.
     pub fn spot(&self, instance_type: &str, zone: Option<&str>) -> Option<Price> {
         if let Some(z) = zone
-            && let Some((_, p)) = self.spot_latest.get(&(instance_type.to_string(), z.to_string()))
+            && let Some((_, p)) = self
+                .spot_latest
+                .get(&(instance_type.to_string(), z.to_string()))
         {
             return Some(Price {
                 hourly: *p,
@@ -200,7 +204,12 @@ impl Pricing {
     }
 
     /// Price of a type for a capacity type.
-    pub fn price(&self, instance_type: &str, capacity: CapacityType, zone: Option<&str>) -> Option<Price> {
+    pub fn price(
+        &self,
+        instance_type: &str,
+        capacity: CapacityType,
+        zone: Option<&str>,
+    ) -> Option<Price> {
         match capacity {
             CapacityType::Spot => self.spot(instance_type, zone),
             _ => self.on_demand(instance_type),
@@ -313,7 +322,10 @@ impl ClusterCosts {
         let mut unit: HashMap<&str, (f64, f64)> = HashMap::new();
         for n in &cluster.nodes {
             let price = pricing.node_price(n);
-            let it = n.instance_type.as_deref().and_then(|t| pricing.catalog().get(t));
+            let it = n
+                .instance_type
+                .as_deref()
+                .and_then(|t| pricing.catalog().get(t));
             let vcpu = it
                 .map(|t| t.vcpu as f64)
                 .unwrap_or(n.capacity.cpu_milli as f64 / 1000.0)
@@ -322,7 +334,9 @@ impl ClusterCosts {
                 .map(|t| t.memory_mib as f64 / 1024.0)
                 .unwrap_or(n.capacity.memory_bytes as f64 / (1u64 << 30) as f64)
                 .max(0.001);
-            let gpus = it.map(|t| t.gpu_count as f64).unwrap_or(n.capacity.gpus as f64);
+            let gpus = it
+                .map(|t| t.gpu_count as f64)
+                .unwrap_or(n.capacity.gpus as f64);
             let gpu_hourly = (gpus * OPENCOST_GPU_HOURLY).min(price.hourly * 0.8);
             let rest = price.hourly - gpu_hourly;
             let ram_price = rest / (vcpu * ratio + ram_gb);
@@ -443,10 +457,12 @@ pub fn allocation(cluster: &Cluster, p: &Pod) -> (i64, i64) {
             container: c.name.clone(),
         }) {
             if !u.cpu.is_empty() {
-                cpu_use += (u.cpu.iter().map(|s| s.1).sum::<f64>() / u.cpu.len() as f64 * 1000.0) as i64;
+                cpu_use +=
+                    (u.cpu.iter().map(|s| s.1).sum::<f64>() / u.cpu.len() as f64 * 1000.0) as i64;
             }
             if !u.memory.is_empty() {
-                mem_use += (u.memory.iter().map(|s| s.1).sum::<f64>() / u.memory.len() as f64) as i64;
+                mem_use +=
+                    (u.memory.iter().map(|s| s.1).sum::<f64>() / u.memory.len() as f64) as i64;
             }
         }
     }
@@ -492,11 +508,32 @@ mod tests {
         let ts: jiff::Timestamp = "2021-02-09T01:40:10Z".parse().unwrap();
         let older: jiff::Timestamp = "2021-02-08T01:40:10Z".parse().unwrap();
         let p = p.with_spot_history(&[
-            SpotPricePoint { instance_type: "m5.large".into(), zone: "us-east-1a".into(), product: "Linux/UNIX".into(), price: 0.04, timestamp: older },
-            SpotPricePoint { instance_type: "m5.large".into(), zone: "us-east-1a".into(), product: "Linux/UNIX".into(), price: 0.0437, timestamp: ts },
-            SpotPricePoint { instance_type: "m5.large".into(), zone: "us-east-1b".into(), product: "Linux/UNIX".into(), price: 0.05, timestamp: ts },
+            SpotPricePoint {
+                instance_type: "m5.large".into(),
+                zone: "us-east-1a".into(),
+                product: "Linux/UNIX".into(),
+                price: 0.04,
+                timestamp: older,
+            },
+            SpotPricePoint {
+                instance_type: "m5.large".into(),
+                zone: "us-east-1a".into(),
+                product: "Linux/UNIX".into(),
+                price: 0.0437,
+                timestamp: ts,
+            },
+            SpotPricePoint {
+                instance_type: "m5.large".into(),
+                zone: "us-east-1b".into(),
+                product: "Linux/UNIX".into(),
+                price: 0.05,
+                timestamp: ts,
+            },
         ]);
-        assert_eq!(p.spot("m5.large", Some("us-east-1a")).unwrap().hourly, 0.0437);
+        assert_eq!(
+            p.spot("m5.large", Some("us-east-1a")).unwrap().hourly,
+            0.0437
+        );
         let avg = p.spot("m5.large", Some("us-east-1f")).unwrap();
         assert!((avg.hourly - 0.04685).abs() < 1e-9);
         assert_eq!(avg.source, PriceSource::SpotPriceHistory);
@@ -505,8 +542,16 @@ mod tests {
     #[test]
     fn other_regions_are_estimates_unless_a_table_is_given() {
         let p = Pricing::new("eu-west-1");
-        assert_eq!(p.on_demand("m5.large").unwrap().source, PriceSource::OtherRegionEstimate);
-        let table = PriceTable::from_csv("eu-west-1", "t", "instance_type,od_linux_usd_per_hour\nm5.large,0.107\n").unwrap();
+        assert_eq!(
+            p.on_demand("m5.large").unwrap().source,
+            PriceSource::OtherRegionEstimate
+        );
+        let table = PriceTable::from_csv(
+            "eu-west-1",
+            "t",
+            "instance_type,od_linux_usd_per_hour\nm5.large,0.107\n",
+        )
+        .unwrap();
         let p = p.with_price_table(table);
         let price = p.on_demand("m5.large").unwrap();
         assert_eq!(price.hourly, 0.107);

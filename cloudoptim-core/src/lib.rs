@@ -96,19 +96,32 @@ impl Error {
             Error::Load(L::Io { path, .. })
             | Error::Load(L::Unrecognized { path, .. })
             | Error::Load(L::Empty { path }) => d.push(("path", path.display().to_string())),
-            Error::Load(L::Syntax { path, line, column, .. }) => {
+            Error::Load(L::Syntax {
+                path, line, column, ..
+            }) => {
                 d.push(("path", path.display().to_string()));
                 d.push(("line", line.to_string()));
                 d.push(("column", column.to_string()));
             }
-            Error::Load(L::Field { path, object, field, .. }) => {
+            Error::Load(L::Field {
+                path,
+                object,
+                field,
+                ..
+            }) => {
                 d.push(("path", path.display().to_string()));
                 d.push(("object", object.clone()));
                 d.push(("field", field.clone()));
             }
-            Error::Load(L::SymlinkOutsideTree { path, .. }) => d.push(("path", path.display().to_string())),
-            Error::Catalog(catalog::CatalogError::UnknownInstanceType(n)) => d.push(("name", n.clone())),
-            Error::Analyze(analyzers::AnalyzeError::UnknownAnalyzer { name, .. }) => d.push(("name", name.clone())),
+            Error::Load(L::SymlinkOutsideTree { path, .. }) => {
+                d.push(("path", path.display().to_string()))
+            }
+            Error::Catalog(catalog::CatalogError::UnknownInstanceType(n)) => {
+                d.push(("name", n.clone()))
+            }
+            Error::Analyze(analyzers::AnalyzeError::UnknownAnalyzer { name, .. }) => {
+                d.push(("name", name.clone()))
+            }
             _ => {}
         }
         d

@@ -470,7 +470,12 @@ impl Pod {
             .filter(|c| c.sidecar)
             .map(|c| c.requests)
             .sum();
-        let app: Resources = self.containers.iter().map(|c| c.requests).sum::<Resources>() + sidecars;
+        let app: Resources = self
+            .containers
+            .iter()
+            .map(|c| c.requests)
+            .sum::<Resources>()
+            + sidecars;
         let init = self
             .init_containers
             .iter()
@@ -498,7 +503,9 @@ impl Pod {
 
     /// Whether the pod is a DaemonSet pod.
     pub fn is_daemonset(&self) -> bool {
-        self.controller.as_ref().is_some_and(|(k, _)| k == "DaemonSet")
+        self.controller
+            .as_ref()
+            .is_some_and(|(k, _)| k == "DaemonSet")
     }
 
     /// Whether the pod is still running or waiting to run.

@@ -64,11 +64,16 @@ pub fn pricing_for(cluster: &Cluster, options: &PricingOptions) -> Result<Pricin
     let mut pricing = Pricing::new(region.clone()).with_spot_history(&cluster.aws.spot_prices);
     if let Some(p) = &options.price_table {
         let text = read(p)?;
-        pricing = pricing.with_price_table(PriceTable::from_csv(&region, &p.display().to_string(), &text)?);
+        pricing = pricing.with_price_table(PriceTable::from_csv(
+            &region,
+            &p.display().to_string(),
+            &text,
+        )?);
     }
     if let Some(p) = &options.spot_advisor {
         let text = read(p)?;
-        pricing = pricing.with_spot_advisor(SpotAdvisor::from_json(&p.display().to_string(), &text)?);
+        pricing =
+            pricing.with_spot_advisor(SpotAdvisor::from_json(&p.display().to_string(), &text)?);
     }
     Ok(pricing)
 }
@@ -127,4 +132,54 @@ pub fn load_snapshot_from_strings(
 /// Looks an instance type up in the embedded catalog.
 pub fn instance_type(name: &str) -> Result<crate::catalog::InstanceType> {
     Ok(crate::catalog::Catalog::embedded().require(name)?.clone())
+}
+
+/// The full text of an error for the bindings: its message, then each `source()` not already
+/// part of it on its own `  caused by: …` line (the format of the command line's `error:` line).
+pub fn error_message(err: &Error) -> String {
+    let mut s = err.to_string();
+    let mut src = std::error::Error::source(err);
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(&format!("\n  caused by: {t}"));
+        }
+        src = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_message_appends_new_causes_only() {
+        let e = Error::Load(LoadError::Io {
+            path: PathBuf::from("/nope/cluster.json"),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
+        });
+        // the io error's text is already in the message: no `caused by` line
+        assert_eq!(error_message(&e), "/nope/cluster.json: gone");
+        let e = Error::Load(LoadError::Io {
+            path: PathBuf::from("x"),
+            source: std::io::Error::other(Wrapped(std::io::Error::other("root cause"))),
+        });
+        let m = error_message(&e);
+        assert!(m.starts_with("x: wrapped"), "{m}");
+        assert!(m.ends_with("\n  caused by: root cause"), "{m}");
+    }
+
+    #[derive(Debug)]
+    struct Wrapped(std::io::Error);
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("wrapped")
+        }
+    }
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
 }

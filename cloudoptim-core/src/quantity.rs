@@ -197,7 +197,13 @@ impl Quantity {
             for _ in 0..e {
                 v = match v.checked_mul(10) {
                     Some(v) => v,
-                    None => return if self.mantissa > 0 { i64::MAX } else { i64::MIN },
+                    None => {
+                        return if self.mantissa > 0 {
+                            i64::MAX
+                        } else {
+                            i64::MIN
+                        };
+                    }
                 };
             }
             v.clamp(i64::MIN as i128, i64::MAX as i128) as i64

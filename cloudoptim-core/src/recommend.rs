@@ -136,11 +136,7 @@ impl Target {
     /// A short readable form: `shop/Deployment/checkout/app`, `node-group general`, `vol-…`.
     pub fn display(&self) -> String {
         if let Some(w) = &self.workload {
-            let mut s = format!(
-                "{}/{}",
-                self.namespace.as_deref().unwrap_or("-"),
-                w
-            );
+            let mut s = format!("{}/{}", self.namespace.as_deref().unwrap_or("-"), w);
             if let Some(c) = &self.container {
                 s.push_str(&format!(" [{c}]"));
             }
@@ -178,7 +174,11 @@ pub struct Change {
 
 impl Change {
     /// A change.
-    pub fn new(field: impl Into<String>, current: impl Into<String>, proposed: impl Into<String>) -> Change {
+    pub fn new(
+        field: impl Into<String>,
+        current: impl Into<String>,
+        proposed: impl Into<String>,
+    ) -> Change {
         Change {
             field: field.into(),
             current: current.into(),
@@ -313,7 +313,11 @@ pub fn stable_id(kind: RecommendationKind, target: &Target) -> String {
 
 impl Recommendation {
     /// Starts a recommendation; the id is derived from kind and target.
-    pub fn new(kind: RecommendationKind, analyzer: impl Into<String>, target: Target) -> Recommendation {
+    pub fn new(
+        kind: RecommendationKind,
+        analyzer: impl Into<String>,
+        target: Target,
+    ) -> Recommendation {
         Recommendation {
             id: stable_id(kind, &target),
             kind,
@@ -336,7 +340,12 @@ impl Recommendation {
 
     /// Adds a savings claim and recomputes `monthly_savings_usd` from the claims.
     #[must_use]
-    pub fn with_claim(mut self, resource: impl Into<String>, base_monthly_usd: f64, fraction: f64) -> Self {
+    pub fn with_claim(
+        mut self,
+        resource: impl Into<String>,
+        base_monthly_usd: f64,
+        fraction: f64,
+    ) -> Self {
         self.savings_claims.push(SavingsClaim {
             resource: resource.into(),
             base_monthly_usd,
@@ -372,9 +381,11 @@ pub fn combined_savings(recs: &[Recommendation]) -> f64 {
             unclaimed += r.monthly_savings_usd;
         }
         for c in &r.savings_claims {
-            let e = by_resource
-                .entry(c.resource.as_str())
-                .or_insert((c.base_monthly_usd, BTreeMap::new(), 0.0));
+            let e = by_resource.entry(c.resource.as_str()).or_insert((
+                c.base_monthly_usd,
+                BTreeMap::new(),
+                0.0,
+            ));
             e.0 = e.0.max(c.base_monthly_usd);
             if c.fraction >= 0.0 {
                 *e.1.entry(r.analyzer.as_str()).or_default() += c.fraction;
@@ -404,7 +415,10 @@ pub fn gross_savings(recs: &[Recommendation]) -> f64 {
                 if r.savings_claims.is_empty() {
                     r.monthly_savings_usd
                 } else {
-                    r.savings_claims.iter().map(|c| c.base_monthly_usd * c.fraction).sum()
+                    r.savings_claims
+                        .iter()
+                        .map(|c| c.base_monthly_usd * c.fraction)
+                        .sum()
                 }
             })
             .sum(),
@@ -418,7 +432,8 @@ mod tests {
     fn rec(resource: &str, base: f64, fraction: f64, name: &str) -> Recommendation {
         let mut t = Target::cluster("c");
         t.workload = Some(name.into());
-        Recommendation::new(RecommendationKind::WorkloadRightsizing, name, t).with_claim(resource, base, fraction)
+        Recommendation::new(RecommendationKind::WorkloadRightsizing, name, t)
+            .with_claim(resource, base, fraction)
     }
 
     #[test]
@@ -427,9 +442,18 @@ mod tests {
         a.volume = Some("vol-1".into());
         let mut b = a.clone();
         b.volume = Some("vol-2".into());
-        assert_eq!(stable_id(RecommendationKind::ZombieVolume, &a), stable_id(RecommendationKind::ZombieVolume, &a.clone()));
-        assert_ne!(stable_id(RecommendationKind::ZombieVolume, &a), stable_id(RecommendationKind::ZombieVolume, &b));
-        assert_ne!(stable_id(RecommendationKind::ZombieVolume, &a), stable_id(RecommendationKind::GhostInstance, &a));
+        assert_eq!(
+            stable_id(RecommendationKind::ZombieVolume, &a),
+            stable_id(RecommendationKind::ZombieVolume, &a.clone())
+        );
+        assert_ne!(
+            stable_id(RecommendationKind::ZombieVolume, &a),
+            stable_id(RecommendationKind::ZombieVolume, &b)
+        );
+        assert_ne!(
+            stable_id(RecommendationKind::ZombieVolume, &a),
+            stable_id(RecommendationKind::GhostInstance, &a)
+        );
         assert!(stable_id(RecommendationKind::ZombieVolume, &a).starts_with("co-"));
     }
 

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::analyzers::{self, Analyzer, Context};
 use crate::cost::{ClusterCosts, HOURS_PER_MONTH, PriceSource, Pricing};
 use crate::model::{CapacityType, Cluster, ClusterSummary};
-use crate::recommend::{Recommendation, RecommendationKind, combined_savings, gross_savings, round_cents};
+use crate::recommend::{
+    Recommendation, RecommendationKind, combined_savings, gross_savings, round_cents,
+};
 
 /// Version of the report's JSON shape.
 pub const SCHEMA_VERSION: &str = "1";
@@ -158,7 +160,9 @@ impl std::fmt::Debug for AnalyzeOptions {
 
 /// Runs the analyzers on a cluster and builds the report.
 pub fn analyze(cluster: &Cluster, options: AnalyzeOptions) -> analyzers::Result<Report> {
-    let pricing = options.pricing.unwrap_or_else(|| Pricing::for_cluster(cluster));
+    let pricing = options
+        .pricing
+        .unwrap_or_else(|| Pricing::for_cluster(cluster));
     let costs = ClusterCosts::compute(cluster, &pricing);
     let ctx = Context::new(cluster, &pricing, &costs);
     let list = options.analyzers.unwrap_or_else(analyzers::builtin);
@@ -166,7 +170,13 @@ pub fn analyze(cluster: &Cluster, options: AnalyzeOptions) -> analyzers::Result<
     for a in &list {
         recs.extend(a.analyze(&ctx)?);
     }
-    Ok(build_report(cluster, &pricing, &costs, list.iter().map(|a| a.name().to_string()).collect(), recs))
+    Ok(build_report(
+        cluster,
+        &pricing,
+        &costs,
+        list.iter().map(|a| a.name().to_string()).collect(),
+        recs,
+    ))
 }
 
 fn owner_kind(o: &crate::model::NodeOwner) -> &'static str {
@@ -246,10 +256,16 @@ pub fn build_report(
         g.monthly_usd = round_cents(g.monthly_usd);
     }
     let mut by_node_group: Vec<GroupCost> = groups.into_values().collect();
-    by_node_group.sort_by(|a, b| b.monthly_usd.total_cmp(&a.monthly_usd).then(a.name.cmp(&b.name)));
+    by_node_group.sort_by(|a, b| {
+        b.monthly_usd
+            .total_cmp(&a.monthly_usd)
+            .then(a.name.cmp(&b.name))
+    });
     let mut price_sources: BTreeMap<String, usize> = BTreeMap::new();
     for n in &costs.nodes {
-        *price_sources.entry(source_name(n.price.source)).or_default() += 1;
+        *price_sources
+            .entry(source_name(n.price.source))
+            .or_default() += 1;
     }
     let estimated = costs.nodes.iter().any(|n| n.price.source.is_estimate());
     let total = costs.total_monthly();
@@ -284,12 +300,20 @@ pub fn build_report(
             monthly_savings_usd: combined_savings(v),
         })
         .collect();
-    kind_totals.sort_by(|a, b| b.monthly_savings_usd.total_cmp(&a.monthly_savings_usd).then(a.kind.cmp(&b.kind)));
+    kind_totals.sort_by(|a, b| {
+        b.monthly_savings_usd
+            .total_cmp(&a.monthly_savings_usd)
+            .then(a.kind.cmp(&b.kind))
+    });
     let combined = combined_savings(&recs);
     let gross = gross_savings(&recs);
     let mut notes = Vec::new();
     if estimated {
-        let n = costs.nodes.iter().filter(|n| n.price.source.is_estimate()).count();
+        let n = costs
+            .nodes
+            .iter()
+            .filter(|n| n.price.source.is_estimate())
+            .count();
         notes.push(format!(
             "{n} of {} node prices are estimates (spot prices from the Spot Advisor's average savings, or us-east-1 prices used for {}); pass describe-spot-price-history output or a price table for exact figures",
             costs.nodes.len(),
@@ -327,7 +351,11 @@ pub fn build_report(
             recommendations: recs.len(),
             monthly_savings_usd: combined,
             gross_monthly_savings_usd: gross,
-            savings_ratio: if total > 0.0 { (combined / total * 10_000.0).round() / 10_000.0 } else { 0.0 },
+            savings_ratio: if total > 0.0 {
+                (combined / total * 10_000.0).round() / 10_000.0
+            } else {
+                0.0
+            },
             by_kind: kind_totals,
         },
         costs: cost_summary,
@@ -386,12 +414,7 @@ impl Report {
         let _ = writeln!(
             o,
             "cloudoptim report: cluster {} ({}) — {} nodes, {} pods, {} workloads, {} namespaces",
-            c.name,
-            self.costs.region,
-            c.nodes,
-            c.pods,
-            c.workloads,
-            c.namespaces
+            c.name, self.costs.region, c.nodes, c.pods, c.workloads, c.namespaces
         );
         let _ = writeln!(o);
         let t = &self.totals;
@@ -415,7 +438,10 @@ impl Report {
             t.savings_ratio * 100.0,
             t.recommendations,
             if t.gross_monthly_savings_usd > t.monthly_savings_usd {
-                format!(" (overlaps combined; plain sum {})", money(t.gross_monthly_savings_usd))
+                format!(
+                    " (overlaps combined; plain sum {})",
+                    money(t.gross_monthly_savings_usd)
+                )
             } else {
                 String::new()
             }
@@ -458,7 +484,12 @@ impl Report {
         if !self.costs.by_namespace.is_empty() {
             let _ = writeln!(o, "Top namespaces (charged max(request, usage))");
             for n in self.costs.by_namespace.iter().take(8) {
-                let _ = writeln!(o, "  {:<28} {:>12}/mo", truncate(&n.name, 28), money(n.monthly_usd));
+                let _ = writeln!(
+                    o,
+                    "  {:<28} {:>12}/mo",
+                    truncate(&n.name, 28),
+                    money(n.monthly_usd)
+                );
             }
             let _ = writeln!(o);
         }
@@ -468,8 +499,8 @@ impl Report {
             let _ = writeln!(o, "Recommendations (largest saving first)");
             let _ = writeln!(
                 o,
-                "  {:>3}  {:>11}  {:<6}  {:<20}  {}",
-                "#", "$/month", "risk", "id", "what"
+                "  {:>3}  {:>11}  {:<6}  {:<20}  what",
+                "#", "$/month", "risk", "id"
             );
             for (i, r) in self.recommendations.iter().enumerate() {
                 let _ = writeln!(
@@ -480,7 +511,11 @@ impl Report {
                     r.risk.level.as_str(),
                     r.id,
                     truncate(&r.title, 110),
-                    if r.priority == crate::recommend::Priority::High { "  [priority]" } else { "" }
+                    if r.priority == crate::recommend::Priority::High {
+                        "  [priority]"
+                    } else {
+                        ""
+                    }
                 );
             }
             let _ = writeln!(o);
@@ -492,7 +527,12 @@ impl Report {
                 }
                 let _ = writeln!(o, "      why: {}", r.explanation);
                 if !r.risk.reasons.is_empty() {
-                    let _ = writeln!(o, "      risk ({}): {}", r.risk.level.as_str(), r.risk.reasons.join("; "));
+                    let _ = writeln!(
+                        o,
+                        "      risk ({}): {}",
+                        r.risk.level.as_str(),
+                        r.risk.reasons.join("; ")
+                    );
                 }
                 let _ = writeln!(o);
             }

@@ -5,9 +5,14 @@ use cloudoptim_tests::data;
 
 /// Builds `kubectl get nodes,pods -A -o json` output (a `kind: List`) from the real node and pod lists.
 fn nodes_and_pods_list() -> (tempfile::TempDir, std::path::PathBuf) {
-    let read = |f: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(data(f)).unwrap()).unwrap() };
+    let read = |f: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(data(f)).unwrap()).unwrap()
+    };
     let mut items = Vec::new();
-    for (f, kind) in [("k8s/honeycomb-eks-nodes.json", "Node"), ("k8s/honeycomb-eks-pods.json", "Pod")] {
+    for (f, kind) in [
+        ("k8s/honeycomb-eks-nodes.json", "Node"),
+        ("k8s/honeycomb-eks-pods.json", "Pod"),
+    ] {
         for mut it in read(f)["items"].as_array().unwrap().clone() {
             it["kind"] = serde_json::json!(kind);
             it["apiVersion"] = serde_json::json!("v1");
@@ -27,7 +32,14 @@ fn cli_analyze_json_on_a_list_of_only_nodes_and_pods() {
     let mut out = Vec::new();
     let mut err = Vec::new();
     let code = cloudoptim_cli::run_with(
-        ["cloudoptim", "analyze", "--cluster", p.to_str().unwrap(), "--format", "json"],
+        [
+            "cloudoptim",
+            "analyze",
+            "--cluster",
+            p.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
         &mut out,
         &mut err,
     );
@@ -39,10 +51,23 @@ fn cli_analyze_json_on_a_list_of_only_nodes_and_pods() {
     // m6gd.2xlarge on-demand from the catalog: both nodes priced, exactly
     assert_eq!(v["costs"]["price_sources"]["on_demand_catalog"], 2);
     let nodes_monthly = v["costs"]["nodes_monthly_usd"].as_f64().unwrap();
-    let od = cloudoptim_core::catalog::Catalog::embedded().require("m6gd.2xlarge").unwrap().od_price_us_east_1.unwrap();
-    assert!((nodes_monthly - 2.0 * od * 730.0).abs() < 0.01, "{nodes_monthly}");
+    let od = cloudoptim_core::catalog::Catalog::embedded()
+        .require("m6gd.2xlarge")
+        .unwrap()
+        .od_price_us_east_1
+        .unwrap();
+    assert!(
+        (nodes_monthly - 2.0 * od * 730.0).abs() < 0.01,
+        "{nodes_monthly}"
+    );
     // the node with no pods is found empty
-    assert!(v["recommendations"].as_array().unwrap().iter().any(|r| r["kind"] == "node_removal"));
+    assert!(
+        v["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "node_removal")
+    );
     crate::schema::assert_valid(&v);
 }
 
@@ -52,51 +77,105 @@ fn cli_errors_name_the_file_and_exit_1() {
     let p = d.path().join("broken.json");
     std::fs::write(&p, "{\"kind\": \"List\", \"items\": [").unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = cloudoptim_cli::run_with(["cloudoptim", "analyze", "--cluster", p.to_str().unwrap()], &mut out, &mut err);
+    let code = cloudoptim_cli::run_with(
+        ["cloudoptim", "analyze", "--cluster", p.to_str().unwrap()],
+        &mut out,
+        &mut err,
+    );
     assert_eq!(code, 1);
     let e = String::from_utf8_lossy(&err);
     assert!(e.contains("broken.json") && e.contains("line"), "{e}");
     assert!(out.is_empty(), "nothing printed on failure");
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = cloudoptim_cli::run_with(["cloudoptim", "analyze", "--cluster", p.to_str().unwrap(), "--analyzers", "nope"], &mut out, &mut err);
+    let code = cloudoptim_cli::run_with(
+        [
+            "cloudoptim",
+            "analyze",
+            "--cluster",
+            p.to_str().unwrap(),
+            "--analyzers",
+            "nope",
+        ],
+        &mut out,
+        &mut err,
+    );
     assert_eq!(code, 1);
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    assert_eq!(cloudoptim_cli::run_with(["cloudoptim", "analyze"], &mut out, &mut err), 2, "missing --cluster is a usage error");
+    assert_eq!(
+        cloudoptim_cli::run_with(["cloudoptim", "analyze"], &mut out, &mut err),
+        2,
+        "missing --cluster is a usage error"
+    );
 }
 
 #[test]
 fn demo_report_reads_as_a_report() {
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    assert_eq!(cloudoptim_cli::run_with(["cloudoptim", "demo"], &mut out, &mut err), 0);
+    assert_eq!(
+        cloudoptim_cli::run_with(["cloudoptim", "demo"], &mut out, &mut err),
+        0
+    );
     let text = String::from_utf8(out).unwrap();
     let totals = text.find("Potential savings").unwrap();
     let recs = text.find("Recommendations (largest saving first)").unwrap();
     assert!(totals < recs, "totals come first");
-    for needle in ["Monthly cost", "Node groups", "Top namespaces", "why:", "karpenter", "note:"] {
+    for needle in [
+        "Monthly cost",
+        "Node groups",
+        "Top namespaces",
+        "why:",
+        "karpenter",
+        "note:",
+    ] {
         assert!(text.contains(needle), "missing {needle:?}");
     }
 }
 
 #[test]
 fn demo_is_stable_and_covers_every_analyzer() {
-    let a = cloudoptim_core::analyze(&cloudoptim_core::demo::demo_cluster(), Default::default()).unwrap();
-    let b = cloudoptim_core::analyze(&cloudoptim_core::demo::demo_cluster(), Default::default()).unwrap();
-    assert_eq!(a.to_json(), b.to_json(), "the same cluster gives the same report");
+    let a = cloudoptim_core::analyze(&cloudoptim_core::demo::demo_cluster(), Default::default())
+        .unwrap();
+    let b = cloudoptim_core::analyze(&cloudoptim_core::demo::demo_cluster(), Default::default())
+        .unwrap();
+    assert_eq!(
+        a.to_json(),
+        b.to_json(),
+        "the same cluster gives the same report"
+    );
     for kind in [
         RecommendationKind::WorkloadRightsizing,
         RecommendationKind::NodeRemoval,
         RecommendationKind::ZombieVolume,
         RecommendationKind::GhostInstance,
     ] {
-        assert!(a.recommendations.iter().any(|r| r.kind == kind), "{kind:?} missing from the demo");
+        assert!(
+            a.recommendations.iter().any(|r| r.kind == kind),
+            "{kind:?} missing from the demo"
+        );
     }
-    let savings: Vec<f64> = a.recommendations.iter().map(|r| r.monthly_savings_usd).collect();
-    assert!(savings.windows(2).all(|w| w[0] >= w[1]), "sorted by savings");
+    let savings: Vec<f64> = a
+        .recommendations
+        .iter()
+        .map(|r| r.monthly_savings_usd)
+        .collect();
+    assert!(
+        savings.windows(2).all(|w| w[0] >= w[1]),
+        "sorted by savings"
+    );
     assert!(a.totals.monthly_savings_usd <= a.totals.gross_monthly_savings_usd + 1e-9);
-    assert!(a.totals.savings_ratio > 0.05 && a.totals.savings_ratio < 0.6, "{}", a.totals.savings_ratio);
+    assert!(
+        a.totals.savings_ratio > 0.05 && a.totals.savings_ratio < 0.6,
+        "{}",
+        a.totals.savings_ratio
+    );
     // the young scratch volume is inside the grace period
-    assert!(!a.recommendations.iter().any(|r| r.title.contains("(20 GiB")));
-    let ids: std::collections::HashSet<&str> = a.recommendations.iter().map(|r| r.id.as_str()).collect();
+    assert!(
+        !a.recommendations
+            .iter()
+            .any(|r| r.title.contains("(20 GiB"))
+    );
+    let ids: std::collections::HashSet<&str> =
+        a.recommendations.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids.len(), a.recommendations.len(), "ids are unique");
 }
 
@@ -112,7 +191,10 @@ fn overlapping_recommendations_are_not_double_counted() {
         fn description(&self) -> &str {
             "saves half of every node"
         }
-        fn analyze(&self, ctx: &Context<'_>) -> cloudoptim_core::analyzers::Result<Vec<Recommendation>> {
+        fn analyze(
+            &self,
+            ctx: &Context<'_>,
+        ) -> cloudoptim_core::analyzers::Result<Vec<Recommendation>> {
             Ok(ctx
                 .costs
                 .nodes
@@ -120,7 +202,11 @@ fn overlapping_recommendations_are_not_double_counted() {
                 .map(|n| {
                     let mut t = Target::cluster(&ctx.cluster.name);
                     t.node = Some(n.node.clone());
-                    Recommendation::new(RecommendationKind::Custom, self.0, t).with_claim(format!("node:{}", n.node), n.monthly(), 0.5)
+                    Recommendation::new(RecommendationKind::Custom, self.0, t).with_claim(
+                        format!("node:{}", n.node),
+                        n.monthly(),
+                        0.5,
+                    )
                 })
                 .collect())
         }
@@ -128,11 +214,22 @@ fn overlapping_recommendations_are_not_double_counted() {
     let cluster = cloudoptim_core::demo::demo_cluster();
     let r = cloudoptim_core::analyze(
         &cluster,
-        cloudoptim_core::AnalyzeOptions::default().with_analyzers(vec![Box::new(Half("a")), Box::new(Half("b"))]),
+        cloudoptim_core::AnalyzeOptions::default()
+            .with_analyzers(vec![Box::new(Half("a")), Box::new(Half("b"))]),
     )
     .unwrap();
     let nodes = r.costs.nodes_monthly_usd;
-    assert!((r.totals.gross_monthly_savings_usd - nodes).abs() < 0.5, "two halves sum to the whole");
-    assert!((r.totals.monthly_savings_usd - 0.75 * nodes).abs() < 0.5, "but combine to three quarters");
-    assert!(r.notes.iter().any(|n| n.contains("touch the same resources")));
+    assert!(
+        (r.totals.gross_monthly_savings_usd - nodes).abs() < 0.5,
+        "two halves sum to the whole"
+    );
+    assert!(
+        (r.totals.monthly_savings_usd - 0.75 * nodes).abs() < 0.5,
+        "but combine to three quarters"
+    );
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("touch the same resources"))
+    );
 }

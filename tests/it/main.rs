@@ -1,4 +1,5 @@
 //! Integration tests: one binary, several modules.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod analyze;
 mod real_data;

@@ -28,13 +28,30 @@ fn honeycomb_nodes() {
 fn honeycomb_pods_resolve_owners() {
     let c = loader::load_cluster(data("k8s/honeycomb-eks-pods.json")).unwrap();
     assert_eq!(c.pods.len(), 11);
-    let grafana = c.pods.iter().find(|p| p.name.starts_with("grafana-")).unwrap();
+    let grafana = c
+        .pods
+        .iter()
+        .find(|p| p.name.starts_with("grafana-"))
+        .unwrap();
     let w = grafana.workload.as_ref().unwrap();
-    assert_eq!((w.kind, w.name.as_str()), (WorkloadKind::Deployment, "grafana"));
-    assert!(grafana.workload_inferred, "no ReplicaSet in the dump: inferred from pod-template-hash");
-    let speaker = c.pods.iter().find(|p| p.name.starts_with("speaker-")).unwrap();
+    assert_eq!(
+        (w.kind, w.name.as_str()),
+        (WorkloadKind::Deployment, "grafana")
+    );
+    assert!(
+        grafana.workload_inferred,
+        "no ReplicaSet in the dump: inferred from pod-template-hash"
+    );
+    let speaker = c
+        .pods
+        .iter()
+        .find(|p| p.name.starts_with("speaker-"))
+        .unwrap();
     assert!(speaker.is_daemonset());
-    assert_eq!(speaker.workload.as_ref().unwrap().kind, WorkloadKind::DaemonSet);
+    assert_eq!(
+        speaker.workload.as_ref().unwrap().kind,
+        WorkloadKind::DaemonSet
+    );
     let exit_codes: Vec<i32> = c
         .pods
         .iter()
@@ -42,16 +59,27 @@ fn honeycomb_pods_resolve_owners() {
         .filter_map(|c| c.last_termination.as_ref().map(|t| t.exit_code))
         .collect();
     for code in [1, 137, 255] {
-        assert!(exit_codes.contains(&code), "exit code {code} in {exit_codes:?}");
+        assert!(
+            exit_codes.contains(&code),
+            "exit code {code} in {exit_codes:?}"
+        );
     }
-    assert!(c.pods.iter().all(|p| p.node_name.as_deref() == Some("duckboat-01")));
+    assert!(
+        c.pods
+            .iter()
+            .all(|p| p.node_name.as_deref() == Some("duckboat-01"))
+    );
     let total_requests: i64 = c.pods.iter().map(|p| p.requests().cpu_milli).sum();
     assert!(total_requests > 0);
 }
 
 #[test]
 fn flanksource_oomkilled_pod() {
-    let l = loader::load_cluster_with(data("k8s/flanksource-pod-oomkilled.yaml"), &LoadOptions::default()).unwrap();
+    let l = loader::load_cluster_with(
+        data("k8s/flanksource-pod-oomkilled.yaml"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
     let p = &l.cluster.pods[0];
     let c = &p.containers[0];
     assert_eq!(c.restart_count, 9);
@@ -62,9 +90,11 @@ fn flanksource_oomkilled_pod() {
     assert!(p.workload.is_none(), "a bare pod has no workload");
     // "@now-2h" placeholders are not times: a warning naming file, object and field, not a failure
     assert!(
-        l.warnings.iter().any(|w| w.contains("flanksource-pod-oomkilled.yaml")
-            && w.contains("Pod mission-control/oomkilled-pod")
-            && w.contains("finishedAt")),
+        l.warnings
+            .iter()
+            .any(|w| w.contains("flanksource-pod-oomkilled.yaml")
+                && w.contains("Pod mission-control/oomkilled-pod")
+                && w.contains("finishedAt")),
         "{:?}",
         l.warnings
     );
@@ -80,13 +110,22 @@ fn metrics_lists_and_single_objects() {
     let pm = loader::load_cluster(data("k8s/k8sdocs-podmetrics-kube-scheduler.json")).unwrap();
     assert_eq!(pm.metrics.containers.len(), 1);
     let popeye = loader::load_cluster(data("k8s/popeye-podmetrics-list.yaml")).unwrap();
-    assert_eq!(popeye.metrics.containers["default/p1/c1"].cpu_milli, 20_000, "bare 20 is 20 cores");
+    assert_eq!(
+        popeye.metrics.containers["default/p1/c1"].cpu_milli, 20_000,
+        "bare 20 is 20 cores"
+    );
     assert_eq!(popeye.metrics.containers["default/p3/c1"].cpu_milli, 2000);
     let nodes = loader::load_cluster(data("k8s/popeye-nodemetrics-list.yaml")).unwrap();
     assert!(!nodes.metrics.nodes.is_empty());
     let stats = loader::load_cluster(data("k8s/honeycomb-eks-stats-summary.json")).unwrap();
     assert_eq!(stats.metrics.nodes["duckboat-01"].cpu_milli, 389);
-    assert!(stats.metrics.containers.keys().any(|k| k.starts_with("mysql/phpmyadmin-")));
+    assert!(
+        stats
+            .metrics
+            .containers
+            .keys()
+            .any(|k| k.starts_with("mysql/phpmyadmin-"))
+    );
 }
 
 #[test]
@@ -99,12 +138,21 @@ fn the_whole_k8s_folder_loads_at_once() {
 
 #[test]
 fn aws_cli_spot_price_history() {
-    let aws = loader::load_aws(data("describe-spot-price-history-m5.large-us-east-1.json")).unwrap();
+    let aws =
+        loader::load_aws(data("describe-spot-price-history-m5.large-us-east-1.json")).unwrap();
     assert_eq!(aws.spot_prices.len(), 250);
-    assert!(aws.spot_prices.iter().all(|p| p.instance_type == "m5.large" && p.price > 0.0));
-    let pricing = cloudoptim_core::cost::Pricing::new("us-east-1").with_spot_history(&aws.spot_prices);
+    assert!(
+        aws.spot_prices
+            .iter()
+            .all(|p| p.instance_type == "m5.large" && p.price > 0.0)
+    );
+    let pricing =
+        cloudoptim_core::cost::Pricing::new("us-east-1").with_spot_history(&aws.spot_prices);
     let p = pricing.spot("m5.large", Some("us-east-1f")).unwrap();
-    assert_eq!(p.source, cloudoptim_core::cost::PriceSource::SpotPriceHistory);
+    assert_eq!(
+        p.source,
+        cloudoptim_core::cost::PriceSource::SpotPriceHistory
+    );
     let latest = aws
         .spot_prices
         .iter()
@@ -125,7 +173,9 @@ fn corrupt(src: &str, from: &str, to: &str) -> (tempfile::TempDir, std::path::Pa
     let text = std::fs::read_to_string(data(src)).unwrap();
     assert!(text.contains(from), "fixture no longer contains {from:?}");
     let d = tempfile::tempdir().unwrap();
-    let p = d.path().join(std::path::Path::new(src).file_name().unwrap());
+    let p = d
+        .path()
+        .join(std::path::Path::new(src).file_name().unwrap());
     std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
     (d, p)
 }
@@ -136,29 +186,55 @@ fn a_broken_quantity_in_a_real_dump_names_file_object_and_field() {
     let msg = loader::load_cluster(&p).unwrap_err().to_string();
     assert!(msg.contains("honeycomb-eks-nodes.json"), "{msg}");
     assert!(msg.contains("Node duckboat-01"), "{msg}");
-    assert!(msg.contains("status.allocatable.cpu") || msg.contains("status.capacity.cpu"), "{msg}");
+    assert!(
+        msg.contains("status.allocatable.cpu") || msg.contains("status.capacity.cpu"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn a_wrong_type_in_a_real_dump_names_file_object_and_field() {
-    let (_d, p) = corrupt("k8s/honeycomb-eks-pods.json", "\"restartCount\": ", "\"restartCount\": \"x\", \"ignored\": ");
+    let (_d, p) = corrupt(
+        "k8s/honeycomb-eks-pods.json",
+        "\"restartCount\": ",
+        "\"restartCount\": \"x\", \"ignored\": ",
+    );
     let msg = loader::load_cluster(&p).unwrap_err().to_string();
-    assert!(msg.contains("honeycomb-eks-pods.json") && msg.contains("Pod ") && msg.contains("restartCount"), "{msg}");
+    assert!(
+        msg.contains("honeycomb-eks-pods.json")
+            && msg.contains("Pod ")
+            && msg.contains("restartCount"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn truncated_real_files_fail_cleanly() {
     // JSON truncation is always detected. YAML cut at a line boundary can still be valid YAML,
     // so only a cut inside a token is tested for it (see docs/input-formats.md).
-    for f in ["k8s/honeycomb-eks-pods.json", "k8s/honeycomb-eks-nodes.json", "describe-spot-price-history-m5.large-us-east-1.json"] {
+    for f in [
+        "k8s/honeycomb-eks-pods.json",
+        "k8s/honeycomb-eks-nodes.json",
+        "describe-spot-price-history-m5.large-us-east-1.json",
+    ] {
         let text = std::fs::read_to_string(data(f)).unwrap();
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join(std::path::Path::new(f).file_name().unwrap());
         std::fs::write(&p, &text[..text.len() * 2 / 3]).unwrap();
-        let e = if f.starts_with("describe") { loader::load_aws(&p).unwrap_err() } else { loader::load_cluster(&p).unwrap_err() };
+        let e = if f.starts_with("describe") {
+            loader::load_aws(&p).unwrap_err()
+        } else {
+            loader::load_cluster(&p).unwrap_err()
+        };
         let msg = e.to_string();
-        assert!(msg.contains(p.file_name().unwrap().to_str().unwrap()), "{msg}");
-        assert!(matches!(e, LoadError::Syntax { .. } | LoadError::Field { .. }), "{f}: {msg}");
+        assert!(
+            msg.contains(p.file_name().unwrap().to_str().unwrap()),
+            "{msg}"
+        );
+        assert!(
+            matches!(e, LoadError::Syntax { .. } | LoadError::Field { .. }),
+            "{f}: {msg}"
+        );
     }
 }
 
@@ -167,14 +243,22 @@ fn yaml_cut_inside_a_flow_mapping_is_a_syntax_error() {
     let text = std::fs::read_to_string(data("k8s/popeye-podmetrics-list.yaml")).unwrap();
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("cut.yaml");
-    std::fs::write(&p, format!("{text}\n- {{kind: PodMetrics, metadata: {{name: x")).unwrap();
+    std::fs::write(
+        &p,
+        format!("{text}\n- {{kind: PodMetrics, metadata: {{name: x"),
+    )
+    .unwrap();
     let e = loader::load_cluster(&p).unwrap_err();
     assert!(matches!(e, LoadError::Syntax { format: "YAML", .. }), "{e}");
 }
 
 #[test]
 fn a_wrong_typed_aws_file_names_the_field() {
-    let (_d, p) = corrupt("describe-spot-price-history-m5.large-us-east-1.json", "\"0.043700\"", "[1]");
+    let (_d, p) = corrupt(
+        "describe-spot-price-history-m5.large-us-east-1.json",
+        "\"0.043700\"",
+        "[1]",
+    );
     let msg = loader::load_aws(&p).unwrap_err().to_string();
     assert!(msg.contains("SpotPriceHistory[0].SpotPrice"), "{msg}");
 }

@@ -25,8 +25,7 @@ impl Analyzer for EmptyNodes {
             let workload_pods = pods
                 .iter()
                 .filter(|p| {
-                    !p.is_daemonset()
-                        && !p.controller.as_ref().is_some_and(|(k, _)| k == "Node")
+                    !p.is_daemonset() && p.controller.as_ref().is_none_or(|(k, _)| k != "Node")
                 })
                 .count();
             if workload_pods > 0 {
@@ -43,16 +42,26 @@ impl Analyzer for EmptyNodes {
             target.node = Some(n.name.clone());
             target.node_group = n.owner.name().map(str::to_string);
             let mut reasons = Vec::new();
-            if n.annotations.get("karpenter.sh/do-not-disrupt").is_some_and(|v| v == "true") {
+            if n.annotations
+                .get("karpenter.sh/do-not-disrupt")
+                .is_some_and(|v| v == "true")
+            {
                 reasons.push("the node is annotated karpenter.sh/do-not-disrupt".to_string());
             }
-            if matches!(n.owner, NodeOwner::ManagedNodeGroup(_) | NodeOwner::EksctlNodeGroup(_)) {
+            if matches!(
+                n.owner,
+                NodeOwner::ManagedNodeGroup(_) | NodeOwner::EksctlNodeGroup(_)
+            ) {
                 reasons.push(
                     "the node group's desired size must drop too, or the autoscaling group replaces the node"
                         .to_string(),
                 );
             }
-            let level = if reasons.len() > 1 { RiskLevel::Medium } else { RiskLevel::Low };
+            let level = if reasons.len() > 1 {
+                RiskLevel::Medium
+            } else {
+                RiskLevel::Low
+            };
             let mut r = Recommendation::new(RecommendationKind::NodeRemoval, self.name(), target)
                 .with_claim(format!("node:{}", n.name), monthly, 1.0);
             r.title = format!(
@@ -63,7 +72,11 @@ impl Analyzer for EmptyNodes {
             );
             r.changes = vec![Change::new("node", "present", "removed")];
             r.risk = Risk { level, reasons };
-            r.confidence = if cost.price.source.is_estimate() { 0.8 } else { 0.95 };
+            r.confidence = if cost.price.source.is_estimate() {
+                0.8
+            } else {
+                0.95
+            };
             r.evidence = vec![
                 Evidence::new("daemonset_pods", pods.len() as f64, "count"),
                 Evidence::new("workload_pods", 0.0, "count"),
@@ -79,10 +92,17 @@ impl Analyzer for EmptyNodes {
                     crate::model::CapacityType::OnDemand => "on-demand",
                     _ => "",
                 },
-                n.owner.name().map(|g| format!(" in {g}")).unwrap_or_default(),
+                n.owner
+                    .name()
+                    .map(|g| format!(" in {g}"))
+                    .unwrap_or_default(),
                 pods.len(),
                 fmt_usd(monthly),
-                if cost.price.source.is_estimate() { " (estimated price)" } else { "" },
+                if cost.price.source.is_estimate() {
+                    " (estimated price)"
+                } else {
+                    ""
+                },
             );
             out.push(r);
         }

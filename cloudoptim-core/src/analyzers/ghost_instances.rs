@@ -18,12 +18,18 @@ pub struct GhostInstances {
 
 impl Default for GhostInstances {
     fn default() -> Self {
-        GhostInstances { grace_minutes: 30.0 }
+        GhostInstances {
+            grace_minutes: 30.0,
+        }
     }
 }
 
 fn cluster_tag(i: &Ec2Instance, cluster: &str) -> Option<String> {
-    for k in ["eks:cluster-name", "eks:eks-cluster-name", "aws:eks:cluster-name"] {
+    for k in [
+        "eks:cluster-name",
+        "eks:eks-cluster-name",
+        "aws:eks:cluster-name",
+    ] {
         if i.tags.get(k).map(String::as_str) == Some(cluster) {
             return Some(format!("{k}={cluster}"));
         }
@@ -58,7 +64,9 @@ impl Analyzer for GhostInstances {
                 continue;
             };
             if node_ids.contains(i.instance_id.as_str())
-                || i.private_dns_name.as_deref().is_some_and(|d| node_names.contains(d))
+                || i.private_dns_name
+                    .as_deref()
+                    .is_some_and(|d| node_names.contains(d))
             {
                 continue;
             }
@@ -68,7 +76,11 @@ impl Analyzer for GhostInstances {
             if age_min.is_none_or(|a| a < self.grace_minutes) {
                 continue;
             }
-            let cap = if i.spot { CapacityType::Spot } else { CapacityType::OnDemand };
+            let cap = if i.spot {
+                CapacityType::Spot
+            } else {
+                CapacityType::OnDemand
+            };
             let price = ctx.pricing.price(&i.instance_type, cap, i.zone.as_deref());
             let monthly = price.map(|p| p.hourly * HOURS_PER_MONTH).unwrap_or(0.0);
             let mut target = Target::cluster(&ctx.cluster.name);
@@ -111,7 +123,10 @@ impl Analyzer for GhostInstances {
                  while running no pods. If it failed to join, fix the cause; either way terminate it.",
                 i.instance_id,
                 i.instance_type,
-                i.zone.as_deref().map(|z| format!(" in {z}")).unwrap_or_default(),
+                i.zone
+                    .as_deref()
+                    .map(|z| format!(" in {z}"))
+                    .unwrap_or_default(),
                 tag,
                 age_days,
                 fmt_usd(monthly),

@@ -98,7 +98,12 @@ pub fn snapshot_time(c: &Cluster) -> Timestamp {
     for v in &c.aws.volumes {
         see(v.create_time);
     }
-    for r in c.metrics.nodes.values().chain(c.metrics.containers.values()) {
+    for r in c
+        .metrics
+        .nodes
+        .values()
+        .chain(c.metrics.containers.values())
+    {
         see(r.timestamp);
     }
     for u in c.usage.containers.values() {
@@ -139,9 +144,11 @@ pub fn by_names(names: &[String]) -> Result<Vec<Box<dyn Analyzer>>> {
     let mut all = builtin();
     let mut out = Vec::new();
     for n in names {
-        let pos = all.iter().position(|a| a.name() == n).ok_or_else(|| AnalyzeError::UnknownAnalyzer {
-            name: n.clone(),
-            known: builtin_names().join(", "),
+        let pos = all.iter().position(|a| a.name() == n).ok_or_else(|| {
+            AnalyzeError::UnknownAnalyzer {
+                name: n.clone(),
+                known: builtin_names().join(", "),
+            }
         })?;
         out.push(all.remove(pos));
     }

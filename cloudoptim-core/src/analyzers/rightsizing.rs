@@ -97,7 +97,10 @@ impl Analyzer for WorkloadRightsizing {
                 continue;
             }
             if let Some(w) = &p.workload
-                && !matches!(w.kind, WorkloadKind::Job | WorkloadKind::CronJob | WorkloadKind::Pod)
+                && !matches!(
+                    w.kind,
+                    WorkloadKind::Job | WorkloadKind::CronJob | WorkloadKind::Pod
+                )
             {
                 groups.entry(w).or_default().push(p);
             }
@@ -145,8 +148,16 @@ impl Analyzer for WorkloadRightsizing {
                         (
                             a.0.max(x.requests.cpu_milli),
                             a.1.max(x.requests.memory_bytes),
-                            a.2.max(if x.has_cpu_limit { x.limits.cpu_milli } else { 0 }),
-                            a.3.max(if x.has_memory_limit { x.limits.memory_bytes } else { 0 }),
+                            a.2.max(if x.has_cpu_limit {
+                                x.limits.cpu_milli
+                            } else {
+                                0
+                            }),
+                            a.3.max(if x.has_memory_limit {
+                                x.limits.memory_bytes
+                            } else {
+                                0
+                            }),
                         )
                     });
                 let n_samples = s.cpu.len();
@@ -155,11 +166,16 @@ impl Analyzer for WorkloadRightsizing {
                 let mem_peak = s.memory.iter().cloned().fold(0.0, f64::max);
                 let rec_cpu = (((cpu_p * 1000.0).ceil() as i64).max(cfg.min_cpu_milli) + 4) / 5 * 5;
                 let rec_mem = {
-                    let b = ((mem_peak * (1.0 + cfg.memory_buffer)).ceil() as i64).max(cfg.min_memory_bytes);
+                    let b = ((mem_peak * (1.0 + cfg.memory_buffer)).ceil() as i64)
+                        .max(cfg.min_memory_bytes);
                     (b + (1 << 20) - 1) >> 20 << 20
                 };
                 let rel = |new: i64, old: i64| {
-                    if old == 0 { 1.0 } else { (new - old).abs() as f64 / old as f64 }
+                    if old == 0 {
+                        1.0
+                    } else {
+                        (new - old).abs() as f64 / old as f64
+                    }
                 };
                 let cpu_changes = rel(rec_cpu, cur_cpu) >= cfg.min_change;
                 let mem_changes = rel(rec_mem, cur_mem) >= cfg.min_change;
@@ -173,11 +189,15 @@ impl Analyzer for WorkloadRightsizing {
                 for p in &pods {
                     if let Some(nc) = p.node_name.as_deref().and_then(|n| ctx.costs.node(n)) {
                         hourly += (cur_cpu - new_cpu) as f64 / 1000.0 * nc.cpu_core_hourly
-                            + (cur_mem - new_mem) as f64 / (1u64 << 30) as f64 * nc.memory_gib_hourly;
+                            + (cur_mem - new_mem) as f64 / (1u64 << 30) as f64
+                                * nc.memory_gib_hourly;
                     }
                 }
                 let monthly = hourly * HOURS_PER_MONTH;
-                if monthly.abs() < cfg.min_monthly_savings && new_cpu <= cur_cpu && new_mem <= cur_mem {
+                if monthly.abs() < cfg.min_monthly_savings
+                    && new_cpu <= cur_cpu
+                    && new_mem <= cur_mem
+                {
                     continue;
                 }
                 let mut target = Target::cluster(&ctx.cluster.name);
@@ -187,14 +207,27 @@ impl Analyzer for WorkloadRightsizing {
                 target.container = Some(c.name.clone());
                 let mut changes = Vec::new();
                 if cpu_changes {
-                    changes.push(Change::new("cpu_request", fmt_cpu(cur_cpu), format_cpu_milli(new_cpu)));
+                    changes.push(Change::new(
+                        "cpu_request",
+                        fmt_cpu(cur_cpu),
+                        format_cpu_milli(new_cpu),
+                    ));
                     if cur_cpu_lim > 0 && cur_cpu > 0 {
-                        let lim = (new_cpu as f64 * cur_cpu_lim as f64 / cur_cpu as f64).ceil() as i64;
-                        changes.push(Change::new("cpu_limit", format_cpu_milli(cur_cpu_lim), format_cpu_milli(lim)));
+                        let lim =
+                            (new_cpu as f64 * cur_cpu_lim as f64 / cur_cpu as f64).ceil() as i64;
+                        changes.push(Change::new(
+                            "cpu_limit",
+                            format_cpu_milli(cur_cpu_lim),
+                            format_cpu_milli(lim),
+                        ));
                     }
                 }
                 if mem_changes {
-                    changes.push(Change::new("memory_request", fmt_mem(cur_mem), format_memory_bytes(new_mem)));
+                    changes.push(Change::new(
+                        "memory_request",
+                        fmt_mem(cur_mem),
+                        format_memory_bytes(new_mem),
+                    ));
                     if cur_mem_lim > 0 {
                         let lim = new_mem.max(if cur_mem > 0 {
                             (new_mem as f64 * cur_mem_lim as f64 / cur_mem as f64).ceil() as i64
@@ -202,7 +235,11 @@ impl Analyzer for WorkloadRightsizing {
                             new_mem
                         });
                         let lim = (lim + (1 << 20) - 1) >> 20 << 20;
-                        changes.push(Change::new("memory_limit", format_memory_bytes(cur_mem_lim), format_memory_bytes(lim)));
+                        changes.push(Change::new(
+                            "memory_limit",
+                            format_memory_bytes(cur_mem_lim),
+                            format_memory_bytes(lim),
+                        ));
                     }
                 }
                 let mut reasons = Vec::new();
@@ -214,17 +251,28 @@ impl Analyzer for WorkloadRightsizing {
                     level = RiskLevel::Medium;
                 }
                 if hours < 24.0 * 7.0 {
-                    reasons.push(format!("only {hours:.0} h of history; weekly peaks may be missing"));
+                    reasons.push(format!(
+                        "only {hours:.0} h of history; weekly peaks may be missing"
+                    ));
                     level = level.max(RiskLevel::Medium);
                 }
                 if new_mem < cur_mem && (new_mem as f64) < mem_peak * 1.05 {
                     reasons.push("memory would sit close to the observed peak".into());
                     level = level.max(RiskLevel::Medium);
                 }
-                let mut r = Recommendation::new(RecommendationKind::WorkloadRightsizing, self.name(), target);
+                let mut r = Recommendation::new(
+                    RecommendationKind::WorkloadRightsizing,
+                    self.name(),
+                    target,
+                );
                 if base_monthly > 0.0 {
                     r = r.with_claim(
-                        format!("workload:{}/{}/{}", wref.namespace, wref.kind.as_str(), wref.name),
+                        format!(
+                            "workload:{}/{}/{}",
+                            wref.namespace,
+                            wref.kind.as_str(),
+                            wref.name
+                        ),
                         base_monthly,
                         monthly / base_monthly,
                     );
@@ -234,7 +282,14 @@ impl Analyzer for WorkloadRightsizing {
                 let summary: Vec<String> = changes
                     .iter()
                     .filter(|c| c.field.ends_with("_request"))
-                    .map(|c| format!("{} {} → {}", c.field.trim_end_matches("_request"), c.current, c.proposed))
+                    .map(|c| {
+                        format!(
+                            "{} {} → {}",
+                            c.field.trim_end_matches("_request"),
+                            c.current,
+                            c.proposed
+                        )
+                    })
                     .collect();
                 r.title = format!(
                     "Right-size {}/{} [{}]: {} ({}{}/mo)",
@@ -246,17 +301,26 @@ impl Analyzer for WorkloadRightsizing {
                     fmt_usd(monthly.abs())
                 );
                 r.changes = changes;
-                if (cur_cpu > 0 && cpu_p * 1000.0 > cur_cpu as f64) || (cur_mem > 0 && mem_peak > cur_mem as f64) {
+                if (cur_cpu > 0 && cpu_p * 1000.0 > cur_cpu as f64)
+                    || (cur_mem > 0 && mem_peak > cur_mem as f64)
+                {
                     r.priority = Priority::High;
                     reasons.push("usage is above the current requests: the change raises them to avoid throttling, eviction or OOM kills".into());
                     level = level.max(RiskLevel::Medium);
                 } else if new_cpu > cur_cpu || new_mem > cur_mem {
-                    reasons.push("a request rises to the minimum (10m CPU, 100Mi memory) or from unset".into());
+                    reasons.push(
+                        "a request rises to the minimum (10m CPU, 100Mi memory) or from unset"
+                            .into(),
+                    );
                 }
                 r.risk = Risk { level, reasons };
                 r.confidence = ((hours / (24.0 * 7.0)).min(1.0) * 0.9 + 0.05).min(0.95);
                 r.evidence = vec![
-                    Evidence::new(format!("cpu_p{}", cfg.cpu_percentile), round3(cpu_p), "cores"),
+                    Evidence::new(
+                        format!("cpu_p{}", cfg.cpu_percentile),
+                        round3(cpu_p),
+                        "cores",
+                    ),
                     Evidence::new("cpu_max", round3(cpu_max), "cores"),
                     Evidence::new("memory_peak", mem_peak.round(), "bytes"),
                     Evidence::new("cpu_request_current", cur_cpu as f64 / 1000.0, "cores"),
@@ -297,11 +361,19 @@ fn round3(v: f64) -> f64 {
 }
 
 fn fmt_cpu(m: i64) -> String {
-    if m == 0 { "unset".into() } else { format_cpu_milli(m) }
+    if m == 0 {
+        "unset".into()
+    } else {
+        format_cpu_milli(m)
+    }
 }
 
 fn fmt_mem(b: i64) -> String {
-    if b == 0 { "unset".into() } else { format_memory_bytes(b) }
+    if b == 0 {
+        "unset".into()
+    } else {
+        format_memory_bytes(b)
+    }
 }
 
 #[cfg(test)]

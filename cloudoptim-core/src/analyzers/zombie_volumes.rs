@@ -44,19 +44,16 @@ impl Analyzer for ZombieVolumes {
                 .pvs
                 .iter()
                 .find(|p| p.volume_id.as_deref() == Some(v.volume_id.as_str()));
-            let pvc_tag = v
-                .tags
-                .get("kubernetes.io/created-for/pvc/name")
-                .map(|n| {
-                    format!(
-                        "{}/{}",
-                        v.tags
-                            .get("kubernetes.io/created-for/pvc/namespace")
-                            .map(String::as_str)
-                            .unwrap_or("?"),
-                        n
-                    )
-                });
+            let pvc_tag = v.tags.get("kubernetes.io/created-for/pvc/name").map(|n| {
+                format!(
+                    "{}/{}",
+                    v.tags
+                        .get("kubernetes.io/created-for/pvc/namespace")
+                        .map(String::as_str)
+                        .unwrap_or("?"),
+                    n
+                )
+            });
             let mut target = Target::cluster(&ctx.cluster.name);
             target.volume = Some(v.volume_id.clone());
             let mut reasons = vec![];
@@ -89,7 +86,11 @@ impl Analyzer for ZombieVolumes {
                 v.size_gib,
                 fmt_usd(monthly)
             );
-            r.changes = vec![Change::new("state", v.state.clone(), "snapshot, then delete")];
+            r.changes = vec![Change::new(
+                "state",
+                v.state.clone(),
+                "snapshot, then delete",
+            )];
             r.risk = Risk { level, reasons };
             r.confidence = if pv.is_some() { 0.7 } else { 0.9 };
             r.evidence = vec![
@@ -97,7 +98,8 @@ impl Analyzer for ZombieVolumes {
                 Evidence::new("monthly_cost", monthly, "usd_per_month"),
             ];
             if let Some(a) = age_days {
-                r.evidence.push(Evidence::new("age", (a * 10.0).round() / 10.0, "days"));
+                r.evidence
+                    .push(Evidence::new("age", (a * 10.0).round() / 10.0, "days"));
             }
             r.explanation = format!(
                 "EBS volume {} ({} GiB {}{}) is not attached to any instance{}. It costs {} a month for storage alone. \
@@ -105,8 +107,13 @@ impl Analyzer for ZombieVolumes {
                 v.volume_id,
                 v.size_gib,
                 v.volume_type,
-                v.zone.as_deref().map(|z| format!(" in {z}")).unwrap_or_default(),
-                age_days.map(|a| format!(" and was created {a:.0} days ago")).unwrap_or_default(),
+                v.zone
+                    .as_deref()
+                    .map(|z| format!(" in {z}"))
+                    .unwrap_or_default(),
+                age_days
+                    .map(|a| format!(" and was created {a:.0} days ago"))
+                    .unwrap_or_default(),
                 fmt_usd(monthly),
             );
             out.push(r);

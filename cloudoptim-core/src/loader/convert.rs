@@ -33,7 +33,10 @@ fn object_id(kind: &str, v: &Value) -> String {
         .and_then(|m| m.get("name"))
         .and_then(Value::as_str)
         .unwrap_or("<unnamed>");
-    match meta.and_then(|m| m.get("namespace")).and_then(Value::as_str) {
+    match meta
+        .and_then(|m| m.get("namespace"))
+        .and_then(Value::as_str)
+    {
         Some(ns) => format!("{kind} {ns}/{name}"),
         None => format!("{kind} {name}"),
     }
@@ -49,9 +52,7 @@ fn resources(list: &WResourceList) -> Resources {
     Resources {
         cpu_milli: get("cpu").map(|q| q.milli_value()).unwrap_or(0),
         memory_bytes: get("memory").map(|q| q.value()).unwrap_or(0),
-        ephemeral_storage_bytes: get("ephemeral-storage")
-            .map(|q| q.value())
-            .unwrap_or(0),
+        ephemeral_storage_bytes: get("ephemeral-storage").map(|q| q.value()).unwrap_or(0),
         gpus,
         pods: get("pods").map(|q| q.value()).unwrap_or(0),
     }
@@ -211,7 +212,13 @@ impl Builder {
             && self.usage.is_empty()
     }
 
-    fn time(&mut self, path: &Path, object: &str, field: &str, t: Option<WTime>) -> Option<Timestamp> {
+    fn time(
+        &mut self,
+        path: &Path,
+        object: &str,
+        field: &str,
+        t: Option<WTime>,
+    ) -> Option<Timestamp> {
         let t = t?;
         if t.0.is_empty() {
             return None;
@@ -330,12 +337,16 @@ impl Builder {
             let w: WDescribeSpotPriceHistory =
                 typed(path, "describe-spot-price-history output", doc)?;
             for (i, p) in w.spot_price_history.into_iter().enumerate() {
-                let ts = p.timestamp.0.parse::<Timestamp>().map_err(|e| LoadError::Field {
-                    path: path.to_path_buf(),
-                    object: format!("spot price {} {}", p.instance_type, p.availability_zone),
-                    field: format!("SpotPriceHistory[{i}].Timestamp"),
-                    message: e.to_string(),
-                })?;
+                let ts = p
+                    .timestamp
+                    .0
+                    .parse::<Timestamp>()
+                    .map_err(|e| LoadError::Field {
+                        path: path.to_path_buf(),
+                        object: format!("spot price {} {}", p.instance_type, p.availability_zone),
+                        field: format!("SpotPriceHistory[{i}].Timestamp"),
+                        message: e.to_string(),
+                    })?;
                 self.aws.spot_prices.push(SpotPricePoint {
                     instance_type: p.instance_type,
                     zone: p.availability_zone,
@@ -364,7 +375,12 @@ impl Builder {
             );
             for p in s.pods {
                 for c in p.containers {
-                    let ts = self.time(path, &node_object, "pods[].containers[].cpu.time", c.cpu.time);
+                    let ts = self.time(
+                        path,
+                        &node_object,
+                        "pods[].containers[].cpu.time",
+                        c.cpu.time,
+                    );
                     self.metrics.containers.insert(
                         format!("{}/{}/{}", p.pod_ref.namespace, p.pod_ref.name, c.name),
                         UsageReading {
@@ -511,14 +527,16 @@ impl Builder {
                     namespace: c.metadata.namespace.unwrap_or_default(),
                     name: c.metadata.name,
                     storage_class: c.spec.storage_class_name,
-                    requested_bytes: resources(&c.spec.resources.requests).ephemeral_storage_bytes.max(
-                        c.spec
-                            .resources
-                            .requests
-                            .get("storage")
-                            .map(|q| q.0.value())
-                            .unwrap_or(0),
-                    ),
+                    requested_bytes: resources(&c.spec.resources.requests)
+                        .ephemeral_storage_bytes
+                        .max(
+                            c.spec
+                                .resources
+                                .requests
+                                .get("storage")
+                                .map(|q| q.0.value())
+                                .unwrap_or(0),
+                        ),
                     volume_name: c.spec.volume_name.filter(|s| !s.is_empty()),
                     phase: c.status.phase,
                 });
@@ -545,9 +563,10 @@ impl Builder {
                         .map(|q| q.0.value())
                         .unwrap_or(0),
                     storage_class: p.spec.storage_class_name,
-                    claim: p.spec.claim_ref.map(|c| {
-                        format!("{}/{}", c.namespace.unwrap_or_default(), c.name)
-                    }),
+                    claim: p
+                        .spec
+                        .claim_ref
+                        .map(|c| format!("{}/{}", c.namespace.unwrap_or_default(), c.name)),
                     driver,
                     volume_id,
                     phase: p.status.phase,
@@ -663,13 +682,20 @@ impl Builder {
         let region = label("topology.kubernetes.io/region")
             .or_else(|| label("failure-domain.beta.kubernetes.io/region"))
             .or_else(|| {
-                zone.as_ref()
-                    .map(|z| z.trim_end_matches(|c: char| c.is_ascii_lowercase()).to_string())
+                zone.as_ref().map(|z| {
+                    z.trim_end_matches(|c: char| c.is_ascii_lowercase())
+                        .to_string()
+                })
             });
         let arch = label("kubernetes.io/arch")
             .or_else(|| label("beta.kubernetes.io/arch"))
             .or(n.status.node_info.architecture);
-        let created = self.time(path, object, "metadata.creationTimestamp", n.metadata.creation_timestamp);
+        let created = self.time(
+            path,
+            object,
+            "metadata.creationTimestamp",
+            n.metadata.creation_timestamp,
+        );
         Node {
             name: n.metadata.name,
             instance_type,
@@ -715,10 +741,12 @@ impl Builder {
         let mut term_times = Vec::new();
         let mut build = |c: &WContainer, init: bool| {
             let st = statuses.get(c.name.as_str());
-            let last = st.and_then(|s| s.last_state.terminated.clone().or_else(|| {
-                // a container that terminated and was not restarted
-                s.state.terminated.clone()
-            }));
+            let last = st.and_then(|s| {
+                s.last_state.terminated.clone().or_else(|| {
+                    // a container that terminated and was not restarted
+                    s.state.terminated.clone()
+                })
+            });
             let last_termination = last.map(|t| {
                 term_times.push((c.name.clone(), t.finished_at.clone()));
                 Termination {
@@ -740,11 +768,21 @@ impl Builder {
                 sidecar: init && c.restart_policy.as_deref() == Some("Always"),
             }
         };
-        let mut containers: Vec<Container> = p.spec.containers.iter().map(|c| build(c, false)).collect();
-        let mut init_containers: Vec<Container> =
-            p.spec.init_containers.iter().map(|c| build(c, true)).collect();
+        let mut containers: Vec<Container> =
+            p.spec.containers.iter().map(|c| build(c, false)).collect();
+        let mut init_containers: Vec<Container> = p
+            .spec
+            .init_containers
+            .iter()
+            .map(|c| build(c, true))
+            .collect();
         for (name, t) in term_times {
-            let ts = self.time(path, object, "status.containerStatuses[].lastState.terminated.finishedAt", t);
+            let ts = self.time(
+                path,
+                object,
+                "status.containerStatuses[].lastState.terminated.finishedAt",
+                t,
+            );
             for c in containers.iter_mut().chain(init_containers.iter_mut()) {
                 if c.name == name
                     && let Some(term) = c.last_termination.as_mut()
@@ -759,9 +797,18 @@ impl Builder {
                     .as_ref()
                     .is_some_and(|e| e.medium.as_deref() != Some("Memory"))
         });
-        let created = self.time(path, object, "metadata.creationTimestamp", p.metadata.creation_timestamp.clone());
+        let created = self.time(
+            path,
+            object,
+            "metadata.creationTimestamp",
+            p.metadata.creation_timestamp.clone(),
+        );
         Pod {
-            namespace: p.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+            namespace: p
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
             name: p.metadata.name.clone(),
             uid: p.metadata.uid.clone(),
             node_name: p.spec.node_name.filter(|s| !s.is_empty()),
@@ -873,9 +920,9 @@ impl Builder {
             .or_else(|| {
                 self.aws.instances.iter().find_map(|i| {
                     i.tags.get("eks:cluster-name").cloned().or_else(|| {
-                        i.tags
-                            .keys()
-                            .find_map(|k| k.strip_prefix("kubernetes.io/cluster/").map(str::to_string))
+                        i.tags.keys().find_map(|k| {
+                            k.strip_prefix("kubernetes.io/cluster/").map(str::to_string)
+                        })
                     })
                 })
             });
@@ -933,7 +980,12 @@ fn workload(kind: &str, w: WWorkload) -> Workload {
         (Some(jt), WorkloadKind::CronJob) => &jt.spec.template,
         _ => &w.spec.template,
     };
-    let containers = template.spec.containers.iter().map(container_spec).collect();
+    let containers = template
+        .spec
+        .containers
+        .iter()
+        .map(container_spec)
+        .collect();
     let replicas = match wkind {
         WorkloadKind::Deployment | WorkloadKind::StatefulSet | WorkloadKind::ReplicaSet => {
             Some(w.spec.replicas.unwrap_or(1))
@@ -942,7 +994,11 @@ fn workload(kind: &str, w: WWorkload) -> Workload {
     };
     Workload {
         kind: wkind,
-        namespace: w.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+        namespace: w
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
         name: w.metadata.name.clone(),
         replicas,
         selector: selector(w.spec.selector.clone()),

@@ -1,0 +1,1 @@
+//! Examples live in `rust/*.rs`: `cargo run -p cloudoptim-examples --example analyze_demo`.

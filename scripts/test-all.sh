@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test of the project: Rust (unit, integration, doc, examples), lints, Python, Node.
+# The cargo build cache lives outside the tree so repeated runs are warm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloudoptim-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "rustfmt"
+cargo fmt --all --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "Rust tests"
+cargo test --workspace --exclude cloudoptim-py --exclude cloudoptim-node
+
+step "Python tests"
+./scripts/test-python.sh
+
+step "Node tests"
+./scripts/test-node.sh
+
+step "all tests passed"
