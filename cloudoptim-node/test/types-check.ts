@@ -1,0 +1,89 @@
+// Compiled by `npm run typecheck` (tsc --noEmit), never run: the generated index.d.ts must give
+// real types. Every `@ts-expect-error` fails the check if the line compiles, which it would if a
+// type were `any`.
+import {
+  analyze,
+  analyzerNames,
+  cpuMillicores,
+  demoCluster,
+  instanceType,
+  loadCluster,
+  memoryBytes,
+  reportSchema,
+  version,
+  Cluster,
+  Report,
+} from 'cloudoptim'
+import type {
+  ClusterJson,
+  ClusterSummary,
+  CloudoptimError,
+  CostSummary,
+  GroupCost,
+  InstanceType,
+  KindTotal,
+  Recommendation,
+  RecommendationKind,
+  ReportJson,
+  Target,
+  Totals,
+} from 'cloudoptim'
+
+export async function main(): Promise<number> {
+  const cluster: Cluster = demoCluster()
+  const loaded: Cluster = await loadCluster('nodes.json', { aws: ['spot.json'], usage: 'prom/', clusterName: 'c' })
+  const name: string = cluster.name
+  const region: string | null = loaded.region
+  const nodes: number = cluster.nodeCount + cluster.podCount
+  const summary: ClusterSummary = cluster.summary()
+  const snapshot: ClusterJson = cluster.toJSON()
+
+  const report: Report = await analyze(cluster, { region: 'us-east-1', analyzers: ['empty-nodes'] })
+  await analyze('cluster.json', { prices: 'p.csv', spotAdvisor: 'sa.json' })
+  const totals: Totals = report.totals
+  const costs: CostSummary = report.costs
+  const groups: GroupCost[] = costs.by_node_group
+  const byKind: KindTotal[] = totals.by_kind
+  const recs: Recommendation[] = report.recommendations
+  const first: Recommendation = recs[0]
+  const saving: number = first.monthly_savings_usd
+  const kind: RecommendationKind = first.kind
+  const target: Target = first.target
+  const ns: string | undefined = target.namespace
+  const level: 'low' | 'medium' | 'high' = first.risk.level
+  const json: ReportJson = report.toJSON()
+  const text: string = report.toJsonString() + report.toTable()
+  const notes: string[] = report.notes.concat(json.notes)
+  const it: InstanceType = instanceType('m5.large')
+  const mem: number = it.allocatable.memory_bytes + memoryBytes('1Gi') + cpuMillicores('1')
+  const gpu: string | null = it.gpu_name
+  const names: string[] = analyzerNames()
+  const schema: Record<string, unknown> = reportSchema()
+  const v: string = version()
+
+  try {
+    instanceType('m5.huge')
+  } catch (e) {
+    const err = e as CloudoptimError
+    const code: string = err.code
+    const field: string | undefined = err.field
+    const line: number | undefined = err.details.line
+  }
+
+  // @ts-expect-error: no such field on Recommendation
+  first.monthly_savings
+  // @ts-expect-error: a kind is one of the known strings
+  const badKind: RecommendationKind = 'nonsense'
+  // @ts-expect-error: ClusterSummary.region may be null
+  const badRegion: string = summary.region
+  // @ts-expect-error: option names are checked (`analyzers`, not `analyzer`)
+  await analyze(cluster, { analyzer: ['x'] })
+  // @ts-expect-error: analyze takes a Cluster or a path
+  await analyze(42)
+  // @ts-expect-error: totals is not a number
+  const badTotals: number = report.totals
+  // @ts-expect-error: Cluster has no public constructor arguments of this shape
+  new Cluster('x')
+
+  return saving + nodes + mem + groups.length + byKind.length + name.length + text.length + notes.length
+}

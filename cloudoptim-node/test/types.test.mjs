@@ -1,0 +1,147 @@
+// The TypeScript interfaces in index.d.ts (written in header.d.ts) against the report's JSON
+// Schema and the objects the binding returns, so the hand-written types cannot drift from Rust.
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+
+import { demoCluster, instanceType, reportSchema } from 'cloudoptim'
+
+import { packageDir } from './helpers.mjs'
+
+const ts = createRequire(import.meta.url)('typescript')
+
+/** Interfaces and type aliases of index.d.ts: name → { fields: Map(name → {optional, type}) } | { union }. */
+function declarations() {
+  const file = join(packageDir, 'index.d.ts')
+  const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true)
+  const norm = (node) => node.getText(sf).replace(/\s+/g, '')
+  const out = new Map()
+  for (const st of sf.statements) {
+    if (ts.isInterfaceDeclaration(st)) {
+      const fields = new Map()
+      for (const m of st.members) {
+        if (ts.isPropertySignature(m)) {
+          fields.set(m.name.getText(sf), { optional: Boolean(m.questionToken), type: norm(m.type) })
+        }
+      }
+      out.set(st.name.text, { fields })
+    } else if (ts.isTypeAliasDeclaration(st) && ts.isUnionTypeNode(st.type)) {
+      const union = st.type.types.map((t) => (ts.isLiteralTypeNode(t) ? t.literal.text : norm(t)))
+      out.set(st.name.text, { union })
+    }
+  }
+  return out
+}
+
+/** The TypeScript type a schema node stands for, without spaces (`string|null`, `Change[]`). */
+function tsType(node) {
+  if (node.$ref) return node.$ref.split('/').pop()
+  for (const key of ['anyOf', 'oneOf']) {
+    if (node[key]) return node[key].map(tsType).join('|')
+  }
+  if (node.const !== undefined) return JSON.stringify(node.const)
+  const types = Array.isArray(node.type) ? node.type : [node.type]
+  return types
+    .map((t) => {
+      switch (t) {
+        case 'string':
+          return 'string'
+        case 'integer':
+        case 'number':
+          return 'number'
+        case 'boolean':
+          return 'boolean'
+        case 'null':
+          return 'null'
+        case 'array':
+          return `${tsType(node.items)}[]`
+        case 'object':
+          return `Record<string,${tsType(node.additionalProperties)}>`
+        default:
+          throw new Error(`schema type ${JSON.stringify(node)} has no TypeScript mapping in this test`)
+      }
+    })
+    .join('|')
+}
+
+const schema = reportSchema()
+const decls = declarations()
+
+/** Checks an interface against an object schema. */
+function checkInterface(iface, def, where) {
+  const d = decls.get(iface)
+  assert.ok(d?.fields, `index.d.ts has no interface ${iface} (for ${where})`)
+  const props = def.properties
+  const required = new Set(def.required ?? [])
+  assert.deepEqual([...d.fields.keys()].sort(), Object.keys(props).sort(), `${iface} fields differ from ${where}`)
+  for (const [name, f] of d.fields) {
+    const expected = tsType(props[name])
+    if (f.optional) {
+      assert.ok(!required.has(name), `${iface}.${name} is optional in TypeScript but required in ${where}`)
+      // an absent key stands for null
+      assert.equal(f.type, expected.replace(/\|null$/, ''), `${iface}.${name}: type`)
+    } else {
+      assert.equal(f.type, expected, `${iface}.${name}: type`)
+    }
+  }
+}
+
+describe('TypeScript interfaces match the report JSON Schema', () => {
+  it('ReportJson is the schema root', () => {
+    checkInterface('ReportJson', schema, 'the schema root')
+  })
+
+  for (const [name, def] of Object.entries(schema.$defs)) {
+    it(`${name} matches $defs/${name}`, () => {
+      if (def.properties) {
+        checkInterface(name, def, `$defs/${name}`)
+      } else {
+        const values = (def.oneOf ?? def.anyOf ?? []).map((v) => v.const).concat(def.enum ?? [])
+        assert.ok(values.length > 0 && values.every((v) => typeof v === 'string'), `unexpected $defs/${name}`)
+        const d = decls.get(name)
+        assert.ok(d?.union, `index.d.ts has no union type ${name}`)
+        assert.deepEqual([...d.union].sort(), [...values].sort(), `${name} members differ`)
+      }
+    })
+  }
+
+  it('covers Report, Recommendation and Totals', () => {
+    for (const name of ['Recommendation', 'Totals', 'CostSummary', 'ClusterSummary']) {
+      assert.ok(schema.$defs[name], `the schema lost $defs/${name}`)
+    }
+  })
+})
+
+describe('TypeScript interfaces match the objects returned', () => {
+  const fields = (iface) => [...decls.get(iface).fields.keys()].sort()
+
+  it('InstanceType and Resources', () => {
+    const t = instanceType('m5.large')
+    assert.deepEqual(Object.keys(t).sort(), fields('InstanceType'))
+    assert.deepEqual(Object.keys(t.allocatable).sort(), fields('Resources'))
+  })
+
+  it('ClusterJson', () => {
+    assert.deepEqual(Object.keys(demoCluster().toJSON()).sort(), fields('ClusterJson'))
+  })
+
+  it('the class members the generated declarations promise', () => {
+    const src = readFileSync(join(packageDir, 'index.d.ts'), 'utf8')
+    for (const sig of [
+      'get recommendations(): Recommendation[]',
+      'get totals(): Totals',
+      'get costs(): CostSummary',
+      'get cluster(): ClusterSummary',
+      'toJSON(): ReportJson',
+      'summary(): ClusterSummary',
+      'export declare function instanceType(name: string): InstanceType',
+      'export declare function loadCluster(path: string, options?: LoadClusterOptions | undefined | null): Promise<Cluster>',
+      'export declare function analyze(cluster: Cluster | string, options?: AnalyzeOptions | undefined | null): Promise<Report>',
+    ]) {
+      assert.ok(src.includes(sig), `index.d.ts lacks \`${sig}\``)
+    }
+    assert.doesNotMatch(src, /:\s*any\b/, 'no `any` in the declarations')
+  })
+})
