@@ -363,7 +363,9 @@ impl Recommendation {
 
 /// Rounds to cents.
 pub fn round_cents(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
+    let r = (v * 100.0).round() / 100.0;
+    // an empty f64 sum is -0.0: never print "-0.00"
+    if r == 0.0 { 0.0 } else { r }
 }
 
 /// The combined monthly saving of a set of recommendations.

@@ -1,8 +1,756 @@
-//! Python bindings (skeleton; filled in by the binding work).
-use pyo3::prelude::*;
+//! Python bindings of cloudoptim: the `cloudoptim._native` extension module.
+//!
+//! This crate only converts between Python and `cloudoptim-core`: every analysis, loading and
+//! formatting decision is made in the core crate (most calls go through
+//! `cloudoptim_core::pipeline`, the same entry points the command line uses). Public Python
+//! names are re-exported by `python/cloudoptim/__init__.py`; their types are described in
+//! `python/cloudoptim/_native.pyi`.
 
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cloudoptim_core::pipeline::{self, PricingOptions};
+use cloudoptim_core::quantity::Quantity;
+use cloudoptim_core::{analyzers, demo, report};
+use pyo3::exceptions::{PyException, PyLookupError, PyRuntimeError, PyUserWarning, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyFloat, PyTuple, PyType};
+use pyo3::{IntoPyObjectExt, PyTypeInfo};
+
+// ---------------------------------------------------------------------------------------------
+// Exceptions
+// ---------------------------------------------------------------------------------------------
+
+pyo3::create_exception!(
+    cloudoptim,
+    CloudOptimError,
+    PyException,
+    "Base class of every error cloudoptim raises. `code` is the stable machine-readable kind \
+     (`io`, `syntax`, `field`, …) shared with the Node binding."
+);
+pyo3::create_exception!(
+    cloudoptim,
+    InputError,
+    CloudOptimError,
+    "An input file or folder could not be used (code `io` when it could not be read). \
+     `path` names it."
+);
+pyo3::create_exception!(
+    cloudoptim,
+    ParseError,
+    InputError,
+    "An input file is not valid JSON or YAML (code `syntax`); `line` and `column` are 1-based \
+     (0 when unknown)."
+);
+pyo3::create_exception!(
+    cloudoptim,
+    FieldError,
+    InputError,
+    "An object in an input file has a field with a wrong type or value (code `field`); \
+     `object` is `Kind namespace/name` and `field` the field path."
+);
+pyo3::create_exception!(
+    cloudoptim,
+    UnrecognizedInputError,
+    InputError,
+    "An input is none of the formats cloudoptim reads (code `unrecognized`), or holds nothing \
+     loadable (code `empty_input`)."
+);
+pyo3::create_exception!(
+    cloudoptim,
+    UnsafePathError,
+    InputError,
+    "A symbolic link points outside the folder being loaded (code `symlink_outside_tree`)."
+);
+pyo3::create_exception!(
+    cloudoptim,
+    CatalogError,
+    CloudOptimError,
+    "Catalog or price data was rejected (code `catalog`)."
+);
+pyo3::create_exception!(
+    cloudoptim,
+    AnalyzerError,
+    CloudOptimError,
+    "An analyzer is unknown (code `unknown_analyzer`, `name` is set), misconfigured \
+     (`analyzer_config`) or failed (`analyzer_failed`)."
+);
+
+const UNKNOWN_INSTANCE_TYPE_DOC: &str =
+    "An instance type is not in the catalog (code `unknown_instance_type`); `name` is the type.";
+const QUANTITY_ERROR_DOC: &str =
+    "A Kubernetes quantity string is malformed or out of range (code `quantity`).";
+
+/// `UnknownInstanceTypeError(CatalogError, LookupError)`, created on first use.
+static UNKNOWN_INSTANCE_TYPE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+/// `QuantityError(CloudOptimError, ValueError)`, created on first use.
+static QUANTITY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// Creates an exception class with two bases (which `create_exception!` cannot), as
+/// `type(name, bases, {...})` does in Python.
+fn two_base_exception(
+    py: Python<'_>,
+    name: &str,
+    doc: &str,
+    bases: (Bound<'_, PyType>, Bound<'_, PyType>),
+) -> PyResult<Py<PyType>> {
+    let dict = PyDict::new(py);
+    dict.set_item("__module__", "cloudoptim")?;
+    dict.set_item("__doc__", doc)?;
+    let ty = py.get_type::<PyType>().call1((name, bases, dict))?;
+    Ok(ty.cast_into::<PyType>()?.unbind())
+}
+
+fn unknown_instance_type_error(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    UNKNOWN_INSTANCE_TYPE_ERROR
+        .get_or_try_init(py, || {
+            two_base_exception(
+                py,
+                "UnknownInstanceTypeError",
+                UNKNOWN_INSTANCE_TYPE_DOC,
+                (
+                    CatalogError::type_object(py),
+                    PyLookupError::type_object(py),
+                ),
+            )
+        })
+        .map(|t| t.bind(py).clone())
+}
+
+fn quantity_error(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    QUANTITY_ERROR
+        .get_or_try_init(py, || {
+            two_base_exception(
+                py,
+                "QuantityError",
+                QUANTITY_ERROR_DOC,
+                (
+                    CloudOptimError::type_object(py),
+                    PyValueError::type_object(py),
+                ),
+            )
+        })
+        .map(|t| t.bind(py).clone())
+}
+
+/// The exception class for an error code of `cloudoptim_core::Error::code()`.
+fn exception_type<'py>(py: Python<'py>, code: &str) -> PyResult<Bound<'py, PyType>> {
+    Ok(match code {
+        "io" => InputError::type_object(py),
+        "syntax" => ParseError::type_object(py),
+        "field" => FieldError::type_object(py),
+        "unrecognized" | "empty_input" => UnrecognizedInputError::type_object(py),
+        "symlink_outside_tree" => UnsafePathError::type_object(py),
+        "unknown_instance_type" => unknown_instance_type_error(py)?,
+        "catalog" => CatalogError::type_object(py),
+        "unknown_analyzer" | "analyzer_config" | "analyzer_failed" => {
+            AnalyzerError::type_object(py)
+        }
+        "quantity" => quantity_error(py)?,
+        // a code added to the core later still raises a CloudOptimError
+        _ => CloudOptimError::type_object(py),
+    })
+}
+
+/// Converts a core error into the matching Python exception: the message is the error with its
+/// causes, `code` is `Error::code()` and every pair of `Error::details()` becomes an attribute
+/// (`line` and `column` as integers).
+fn to_py_err(e: cloudoptim_core::Error) -> PyErr {
+    Python::attach(|py| {
+        let build = || -> PyResult<PyErr> {
+            let code = e.code();
+            let err = PyErr::from_type(exception_type(py, code)?, (pipeline::error_message(&e),));
+            let value = err.value(py);
+            value.setattr("code", code)?;
+            for (key, text) in e.details() {
+                match key {
+                    "line" | "column" => match text.parse::<u64>() {
+                        Ok(n) => value.setattr(key, n)?,
+                        Err(_) => value.setattr(key, text)?,
+                    },
+                    _ => value.setattr(key, text)?,
+                }
+            }
+            Ok(err)
+        };
+        build().unwrap_or_else(|failure| failure)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions
+// ---------------------------------------------------------------------------------------------
+
+/// Serialisation failed (not expected for the core's types).
+fn json_err(e: serde_json::Error) -> PyErr {
+    PyRuntimeError::new_err(format!("cannot serialise to JSON: {e}"))
+}
+
+/// A core value's JSON (`serde_json::to_string(&value)`) as plain Python data (dicts, lists,
+/// str, int, float, bool, None), so it matches `to_json()` exactly.
+fn to_python(py: Python<'_>, json: serde_json::Result<String>) -> PyResult<Bound<'_, PyAny>> {
+    static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    LOADS
+        .import(py, "json", "loads")?
+        .call1((json.map_err(json_err)?,))
+}
+
+/// Python's `repr()` of a value, for readable `__repr__`s.
+fn py_repr<'py, T: IntoPyObject<'py>>(py: Python<'py>, value: T) -> PyResult<String> {
+    Ok(value.into_bound_py_any(py)?.repr()?.to_string())
+}
+
+/// A path argument (`str` or `os.PathLike`) as the UTF-8 string the core's string API takes.
+fn path_string(path: PathBuf) -> PyResult<String> {
+    path.into_os_string()
+        .into_string()
+        .map_err(|raw| PyValueError::new_err(format!("path {raw:?} is not valid UTF-8")))
+}
+
+/// `None`, one path, or a sequence of paths.
+fn path_list(value: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    if value.is_none() {
+        return Ok(Vec::new());
+    }
+    if let Ok(one) = value.extract::<PathBuf>() {
+        return Ok(vec![path_string(one)?]);
+    }
+    let many: Vec<PathBuf> = value.extract().map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err(
+            "expected None, a path (str or os.PathLike) or a sequence of paths",
+        )
+    })?;
+    many.into_iter().map(path_string).collect()
+}
+
+/// Issues the loader's non-fatal warnings as Python `UserWarning`s.
+fn warn_all(py: Python<'_>, warnings: &[String]) -> PyResult<()> {
+    static WARN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    if warnings.is_empty() {
+        return Ok(());
+    }
+    let warn = WARN.import(py, "warnings", "warn")?;
+    let category = PyUserWarning::type_object(py);
+    for w in warnings {
+        warn.call1((w.as_str(), &category, 1))?;
+    }
+    Ok(())
+}
+
+/// Loads a snapshot with the GIL released, then reports the loader's warnings.
+fn load(
+    py: Python<'_>,
+    path: String,
+    aws: Vec<String>,
+    usage: Vec<String>,
+    cluster_name: Option<String>,
+) -> PyResult<Cluster> {
+    let loaded = py
+        .detach(move || pipeline::load_snapshot_from_strings(&path, &aws, &usage, cluster_name))
+        .map_err(to_py_err)?;
+    warn_all(py, &loaded.warnings)?;
+    Ok(Cluster {
+        inner: Arc::new(loaded.cluster),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classes
+// ---------------------------------------------------------------------------------------------
+
+/// A cluster snapshot: Kubernetes objects, AWS inventory, metrics and usage history.
+///
+/// Made by `load_cluster()` or `demo_cluster()`; immutable.
+#[pyclass(frozen, eq, module = "cloudoptim", name = "Cluster")]
+#[derive(PartialEq)]
+struct Cluster {
+    inner: Arc<cloudoptim_core::Cluster>,
+}
+
+#[pymethods]
+impl Cluster {
+    /// Cluster name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Region, when known.
+    #[getter]
+    fn region(&self) -> Option<&str> {
+        self.inner.region.as_deref()
+    }
+
+    /// Number of nodes.
+    #[getter]
+    fn node_count(&self) -> usize {
+        self.inner.nodes.len()
+    }
+
+    /// Number of pods.
+    #[getter]
+    fn pod_count(&self) -> usize {
+        self.inner.pods.len()
+    }
+
+    /// Counts of what the snapshot holds (the report's `cluster` section).
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.summary()))
+    }
+
+    /// The whole snapshot as plain Python data.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&*self.inner))
+    }
+
+    /// The whole snapshot as pretty JSON.
+    fn to_json(&self) -> PyResult<String> {
+        serde_json::to_string_pretty(&*self.inner).map_err(json_err)
+    }
+
+    /// A readable summary.
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Cluster(name={}, region={}, nodes={}, pods={})",
+            py_repr(py, self.inner.name.as_str())?,
+            py_repr(py, self.inner.region.as_deref())?,
+            self.inner.nodes.len(),
+            self.inner.pods.len()
+        ))
+    }
+
+    /// Pickle support: rebuilt from its JSON by `_from_json`.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        reduce(py, "Cluster", serde_json::to_string(&*self.inner))
+    }
+}
+
+/// An analysis report: costs, totals, and recommendations by savings, largest first.
+#[pyclass(frozen, eq, module = "cloudoptim", name = "Report")]
+#[derive(PartialEq)]
+struct Report {
+    inner: Arc<cloudoptim_core::Report>,
+}
+
+#[pymethods]
+impl Report {
+    /// Totals: `recommendations`, `monthly_savings_usd` (overlaps combined),
+    /// `gross_monthly_savings_usd`, `savings_ratio`, `by_kind`.
+    #[getter]
+    fn totals<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.totals))
+    }
+
+    /// The cost picture: monthly cost, idle cost, per node group and per namespace.
+    #[getter]
+    fn costs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.costs))
+    }
+
+    /// What was analysed: counts of the snapshot's objects.
+    #[getter]
+    fn cluster<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.cluster))
+    }
+
+    /// Things the reader should know (estimated prices, missing data).
+    #[getter]
+    fn notes(&self) -> Vec<String> {
+        self.inner.notes.clone()
+    }
+
+    /// Names of the analyzers that ran.
+    #[getter]
+    fn analyzers(&self) -> Vec<String> {
+        self.inner.analyzers.clone()
+    }
+
+    /// The recommendations, largest saving first.
+    #[getter]
+    fn recommendations(&self) -> Vec<Recommendation> {
+        self.inner
+            .recommendations
+            .iter()
+            .map(|r| Recommendation {
+                inner: Arc::new(r.clone()),
+            })
+            .collect()
+    }
+
+    /// The report as plain Python data (the parsed `to_json()`).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&*self.inner))
+    }
+
+    /// The report as pretty JSON, exactly as `cloudoptim … --format json` prints it (without the
+    /// final newline). It follows `report_schema()`.
+    fn to_json(&self) -> String {
+        self.inner.to_json()
+    }
+
+    /// The report as text a platform engineer reads, as `cloudoptim … --format table` prints it.
+    fn to_table(&self) -> String {
+        self.inner.to_table()
+    }
+
+    /// Number of recommendations.
+    fn __len__(&self) -> usize {
+        self.inner.recommendations.len()
+    }
+
+    /// A readable summary.
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Report(cluster={}, recommendations={}, monthly_savings_usd={})",
+            py_repr(py, self.inner.cluster.name.as_str())?,
+            self.inner.recommendations.len(),
+            py_repr(py, PyFloat::new(py, self.inner.totals.monthly_savings_usd))?
+        ))
+    }
+
+    /// Pickle support: rebuilt from its JSON by `_from_json`.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        reduce(py, "Report", serde_json::to_string(&*self.inner))
+    }
+}
+
+/// One recommendation: what to change, what it saves, its risk and why.
+#[pyclass(frozen, eq, module = "cloudoptim", name = "Recommendation")]
+#[derive(PartialEq)]
+struct Recommendation {
+    inner: Arc<cloudoptim_core::Recommendation>,
+}
+
+#[pymethods]
+impl Recommendation {
+    /// Stable id (`co-…`): the same finding on the same cluster gets the same id across runs.
+    #[getter]
+    fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Kind, snake_case (`workload_rightsizing`, `node_removal`, …).
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.inner.kind.as_str()
+    }
+
+    /// The analyzer that produced it.
+    #[getter]
+    fn analyzer(&self) -> &str {
+        &self.inner.analyzer
+    }
+
+    /// A one-line summary.
+    #[getter]
+    fn title(&self) -> &str {
+        &self.inner.title
+    }
+
+    /// What it is about: `cluster` plus the fields that apply (`namespace`, `workload`, `node`, …).
+    #[getter]
+    fn target<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.target))
+    }
+
+    /// Current → proposed values: dicts with `field`, `current`, `proposed`.
+    #[getter]
+    fn changes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.changes))
+    }
+
+    /// Monthly savings in USD (negative when the change costs money, as OOM fixes do).
+    #[getter]
+    fn monthly_savings_usd(&self) -> f64 {
+        self.inner.monthly_savings_usd
+    }
+
+    /// Risk: `level` (`low`, `medium`, `high`) and `reasons`.
+    #[getter]
+    fn risk<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.risk))
+    }
+
+    /// Priority: `normal` or `high`.
+    #[getter]
+    fn priority<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.priority))
+    }
+
+    /// Confidence in [0, 1].
+    #[getter]
+    fn confidence(&self) -> f64 {
+        self.inner.confidence
+    }
+
+    /// The numbers it rests on: dicts with `name`, `value`, `unit`.
+    #[getter]
+    fn evidence<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.evidence))
+    }
+
+    /// A paragraph a reviewer can read.
+    #[getter]
+    fn explanation(&self) -> &str {
+        &self.inner.explanation
+    }
+
+    /// The recommendation as plain Python data (its JSON form in the report).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&*self.inner))
+    }
+
+    /// The recommendation as pretty JSON.
+    fn to_json(&self) -> PyResult<String> {
+        serde_json::to_string_pretty(&*self.inner).map_err(json_err)
+    }
+
+    /// A readable summary.
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Recommendation(id={}, kind={}, monthly_savings_usd={}, title={})",
+            py_repr(py, self.inner.id.as_str())?,
+            py_repr(py, self.inner.kind.as_str())?,
+            py_repr(py, PyFloat::new(py, self.inner.monthly_savings_usd))?,
+            py_repr(py, self.inner.title.as_str())?
+        ))
+    }
+
+    /// Pickle support: rebuilt from its JSON by `_from_json`.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        reduce(py, "Recommendation", serde_json::to_string(&*self.inner))
+    }
+}
+
+/// `(cloudoptim._native._from_json, (kind, json))` for pickling.
+fn reduce<'py>(
+    py: Python<'py>,
+    kind: &str,
+    json: serde_json::Result<String>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    static FROM_JSON: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let json = json.map_err(json_err)?;
+    let restore = FROM_JSON.import(py, "cloudoptim._native", "_from_json")?;
+    let args = PyTuple::new(py, [kind, json.as_str()])?;
+    PyTuple::new(py, [restore.clone().into_any(), args.into_any()])
+}
+
+/// Rebuilds a `Cluster`, `Report` or `Recommendation` from the JSON its `__reduce__` wrote
+/// (used by pickle).
+#[pyfunction]
+fn _from_json<'py>(py: Python<'py>, kind: &str, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    let invalid = |e: serde_json::Error| PyValueError::new_err(format!("invalid {kind} JSON: {e}"));
+    match kind {
+        "Cluster" => Ok(Bound::new(
+            py,
+            Cluster {
+                inner: Arc::new(serde_json::from_str(text).map_err(invalid)?),
+            },
+        )?
+        .into_any()),
+        "Report" => Ok(Bound::new(
+            py,
+            Report {
+                inner: Arc::new(serde_json::from_str(text).map_err(invalid)?),
+            },
+        )?
+        .into_any()),
+        "Recommendation" => Ok(Bound::new(
+            py,
+            Recommendation {
+                inner: Arc::new(serde_json::from_str(text).map_err(invalid)?),
+            },
+        )?
+        .into_any()),
+        _ => Err(PyValueError::new_err(format!("unknown kind {kind:?}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functions
+// ---------------------------------------------------------------------------------------------
+
+/// Loads a cluster snapshot from `kubectl get … -o json|yaml` output (a file or a folder),
+/// plus optional AWS CLI JSON (`aws`: describe-instances, describe-volumes,
+/// describe-spot-price-history) and Prometheus `query_range` exports (`usage`), each `None`, a
+/// path or a list of paths. Non-fatal oddities are issued as `UserWarning`s. Raises an
+/// `InputError` subclass when an input cannot be used.
+#[pyfunction]
+#[pyo3(signature = (path, *, aws = None, usage = None, cluster_name = None))]
+fn load_cluster(
+    py: Python<'_>,
+    path: PathBuf,
+    aws: Option<&Bound<'_, PyAny>>,
+    usage: Option<&Bound<'_, PyAny>>,
+    cluster_name: Option<String>,
+) -> PyResult<Cluster> {
+    let path = path_string(path)?;
+    let aws = path_list(aws)?;
+    let usage = path_list(usage)?;
+    load(py, path, aws, usage, cluster_name)
+}
+
+/// The embedded demo cluster (40 nodes, ~300 pods, a week of usage), as `cloudoptim demo` uses.
+#[pyfunction]
+fn demo_cluster(py: Python<'_>) -> Cluster {
+    Cluster {
+        inner: Arc::new(py.detach(demo::demo_cluster)),
+    }
+}
+
+/// Analyzes a cluster (a `Cluster`, or a path loaded with `load_cluster(path)`) and returns the
+/// report. `region` overrides the nodes' region; `prices` is an on-demand price table CSV
+/// (`instance_type,od_linux_usd_per_hour`) for that region; `spot_advisor` a Spot Advisor JSON
+/// to use instead of the embedded one; `analyzers` the names of the analyzers to run, in order
+/// (default: all built-ins, see `analyzer_names()`).
+#[pyfunction]
+#[pyo3(signature = (cluster, *, region = None, prices = None, spot_advisor = None, analyzers = None))]
+fn analyze(
+    py: Python<'_>,
+    cluster: &Bound<'_, PyAny>,
+    region: Option<String>,
+    prices: Option<PathBuf>,
+    spot_advisor: Option<PathBuf>,
+    analyzers: Option<Vec<String>>,
+) -> PyResult<Report> {
+    let snapshot = match cluster.cast::<Cluster>() {
+        Ok(c) => Arc::clone(&c.get().inner),
+        Err(_) => {
+            let path: PathBuf = cluster.extract().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(
+                    "cluster must be a Cluster or a path (str or os.PathLike)",
+                )
+            })?;
+            load(py, path_string(path)?, vec![], vec![], None)?.inner
+        }
+    };
+    let mut pricing = PricingOptions::default();
+    if let Some(r) = region {
+        pricing = pricing.with_region(r);
+    }
+    if let Some(p) = prices {
+        pricing = pricing.with_price_table(p);
+    }
+    if let Some(p) = spot_advisor {
+        pricing = pricing.with_spot_advisor(p);
+    }
+    let report = py
+        .detach(move || pipeline::analyze_with(&snapshot, &pricing, analyzers.as_deref()))
+        .map_err(to_py_err)?;
+    Ok(Report {
+        inner: Arc::new(report),
+    })
+}
+
+/// The JSON Schema of the report (what `Report.to_dict()` follows).
+#[pyfunction]
+fn report_schema(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    to_python(py, serde_json::to_string(&report::report_schema()))
+}
+
+/// Names of the built-in analyzers, in the order they run.
+#[pyfunction]
+fn analyzer_names() -> Vec<String> {
+    analyzers::builtin_names()
+}
+
+/// A Kubernetes CPU quantity (`100m`, `1.5`, `2`) in millicores, rounded up as the API server
+/// does. Raises `QuantityError` when malformed.
+#[pyfunction]
+fn cpu_millicores(q: &str) -> PyResult<i64> {
+    Quantity::parse(q)
+        .map(|v| v.milli_value())
+        .map_err(|e| to_py_err(e.into()))
+}
+
+/// A Kubernetes memory quantity (`1Gi`, `129M`, `1e3`) in bytes, rounded up as the API server
+/// does. Raises `QuantityError` when malformed.
+#[pyfunction]
+fn memory_bytes(q: &str) -> PyResult<i64> {
+    Quantity::parse(q)
+        .map(|v| v.value())
+        .map_err(|e| to_py_err(e.into()))
+}
+
+/// An EC2 instance type from the embedded catalog (vCPUs, memory, architecture, EKS allocatable,
+/// max pods, us-east-1 on-demand price). Raises `UnknownInstanceTypeError` when not found.
+#[pyfunction]
+fn instance_type<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    let it = pipeline::instance_type(name).map_err(to_py_err)?;
+    to_python(py, serde_json::to_string(&it))
+}
+
+/// Runs the `cloudoptim` command line with these arguments (the first is the program name),
+/// writing to `sys.stdout` and `sys.stderr`; returns the exit code (0 success, 1 failure,
+/// 2 usage error).
+#[pyfunction]
+fn cli_main(py: Python<'_>, argv: Vec<OsString>) -> PyResult<i32> {
+    let (code, out, err) = py.detach(move || {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let code = cloudoptim_cli::run_with(argv, &mut out, &mut err);
+        (code, out, err)
+    });
+    let sys = py.import("sys")?;
+    for (name, bytes) in [("stderr", err), ("stdout", out)] {
+        if bytes.is_empty() {
+            continue;
+        }
+        let stream = sys.getattr(name)?;
+        if stream.is_none() {
+            continue;
+        }
+        stream.call_method1("write", (String::from_utf8_lossy(&bytes),))?;
+        stream.call_method0("flush")?;
+    }
+    Ok(code)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Module
+// ---------------------------------------------------------------------------------------------
+
+/// The native part of the `cloudoptim` package; use `cloudoptim` itself.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
     m.add("__version__", cloudoptim_core::VERSION)?;
+    m.add_class::<Cluster>()?;
+    m.add_class::<Report>()?;
+    m.add_class::<Recommendation>()?;
+    for f in [
+        wrap_pyfunction!(load_cluster, m)?,
+        wrap_pyfunction!(demo_cluster, m)?,
+        wrap_pyfunction!(analyze, m)?,
+        wrap_pyfunction!(report_schema, m)?,
+        wrap_pyfunction!(analyzer_names, m)?,
+        wrap_pyfunction!(cpu_millicores, m)?,
+        wrap_pyfunction!(memory_bytes, m)?,
+        wrap_pyfunction!(instance_type, m)?,
+        wrap_pyfunction!(cli_main, m)?,
+        wrap_pyfunction!(_from_json, m)?,
+    ] {
+        m.add_function(f)?;
+    }
+    m.add("CloudOptimError", CloudOptimError::type_object(py))?;
+    m.add("InputError", InputError::type_object(py))?;
+    m.add("ParseError", ParseError::type_object(py))?;
+    m.add("FieldError", FieldError::type_object(py))?;
+    m.add(
+        "UnrecognizedInputError",
+        UnrecognizedInputError::type_object(py),
+    )?;
+    m.add("UnsafePathError", UnsafePathError::type_object(py))?;
+    m.add("CatalogError", CatalogError::type_object(py))?;
+    m.add("UnknownInstanceTypeError", unknown_instance_type_error(py)?)?;
+    m.add("AnalyzerError", AnalyzerError::type_object(py))?;
+    m.add("QuantityError", quantity_error(py)?)?;
+    // `name` is set on instances only for unknown analyzers: default it to None on the class
+    AnalyzerError::type_object(py).setattr("name", py.None())?;
     Ok(())
 }

@@ -1,0 +1,317 @@
+"""Type stubs of the native module ``cloudoptim._native`` (built from ``cloudoptim-py/src/lib.rs``).
+
+Use the ``cloudoptim`` package, which re-exports every public name. The dict shapes below are
+the JSON shapes of ``docs/schema/report.schema.json``; the underscore-named ``TypedDict``s exist
+only for type checkers.
+"""
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal, TypeAlias, TypedDict, final
+
+__all__ = [
+    "__version__",
+    "Cluster",
+    "Report",
+    "Recommendation",
+    "load_cluster",
+    "demo_cluster",
+    "analyze",
+    "report_schema",
+    "analyzer_names",
+    "cpu_millicores",
+    "memory_bytes",
+    "instance_type",
+    "cli_main",
+    "_from_json",
+    "CloudOptimError",
+    "InputError",
+    "ParseError",
+    "FieldError",
+    "UnrecognizedInputError",
+    "UnsafePathError",
+    "CatalogError",
+    "UnknownInstanceTypeError",
+    "AnalyzerError",
+    "QuantityError",
+]
+
+__version__: str
+
+_StrPath: TypeAlias = str | os.PathLike[str]
+_Kind: TypeAlias = Literal[
+    "workload_rightsizing",
+    "oom_remediation",
+    "node_rightsizing",
+    "office_hours",
+    "zombie_volume",
+    "ghost_instance",
+    "cross_az_traffic",
+    "node_removal",
+    "node_replacement",
+    "spot_migration",
+    "custom",
+]
+
+# --- dict shapes -------------------------------------------------------------------------------
+
+class _ClusterSummary(TypedDict):
+    name: str
+    region: str | None
+    nodes: int
+    pods: int
+    workloads: int
+    namespaces: int
+    hpas: int
+    pvcs: int
+    pvs: int
+    pdbs: int
+    ec2_instances: int
+    ebs_volumes: int
+    spot_price_points: int
+    containers_with_usage: int
+
+class _KindTotal(TypedDict):
+    kind: _Kind
+    count: int
+    monthly_savings_usd: float
+
+class _Totals(TypedDict):
+    recommendations: int
+    monthly_savings_usd: float
+    gross_monthly_savings_usd: float
+    savings_ratio: float
+    by_kind: list[_KindTotal]
+
+class _GroupCost(TypedDict):
+    name: str
+    kind: str
+    nodes: int
+    instance_types: list[str]
+    spot_nodes: int
+    monthly_usd: float
+    cpu_requested_ratio: float
+    memory_requested_ratio: float
+
+class _NamedCost(TypedDict):
+    name: str
+    monthly_usd: float
+
+class _CostSummary(TypedDict):
+    monthly_usd: float
+    nodes_monthly_usd: float
+    control_plane_monthly_usd: float
+    volumes_monthly_usd: float
+    idle_monthly_usd: float
+    by_node_group: list[_GroupCost]
+    by_namespace: list[_NamedCost]
+    region: str
+    price_sources: dict[str, int]
+    estimated: bool
+
+class _TargetRequired(TypedDict):
+    cluster: str
+
+class _Target(_TargetRequired, total=False):
+    namespace: str
+    workload_kind: str
+    workload: str
+    container: str
+    node_group: str
+    node: str
+    volume: str
+    instance: str
+
+class _Change(TypedDict):
+    field: str
+    current: str
+    proposed: str
+
+class _Risk(TypedDict):
+    level: Literal["low", "medium", "high"]
+    reasons: list[str]
+
+class _Evidence(TypedDict):
+    name: str
+    value: float
+    unit: str
+
+class _Resources(TypedDict):
+    cpu_milli: int
+    memory_bytes: int
+    ephemeral_storage_bytes: int
+    gpus: int
+    pods: int
+
+class _InstanceType(TypedDict):
+    name: str
+    vcpu: int
+    memory_mib: int
+    arch: str
+    family: str
+    category: str
+    generation: int
+    cpu_manufacturer: str
+    hypervisor: str
+    gpu_count: int
+    gpu_name: str | None
+    network_bandwidth_mbps: int | None
+    allocatable: _Resources
+    max_pods: int
+    od_price_us_east_1: float | None
+
+# --- classes -----------------------------------------------------------------------------------
+
+_Restore: TypeAlias = Callable[[str, str], Cluster | Report | Recommendation]
+
+@final
+class Cluster:
+    """A cluster snapshot: Kubernetes objects, AWS inventory, metrics and usage history."""
+
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    @property
+    def name(self) -> str: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def node_count(self) -> int: ...
+    @property
+    def pod_count(self) -> int: ...
+    def summary(self) -> _ClusterSummary: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self) -> str: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __reduce__(self) -> tuple[_Restore, tuple[str, str]]: ...
+
+@final
+class Report:
+    """An analysis report: costs, totals, and recommendations by savings, largest first."""
+
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    @property
+    def totals(self) -> _Totals: ...
+    @property
+    def costs(self) -> _CostSummary: ...
+    @property
+    def cluster(self) -> _ClusterSummary: ...
+    @property
+    def notes(self) -> list[str]: ...
+    @property
+    def analyzers(self) -> list[str]: ...
+    @property
+    def recommendations(self) -> list[Recommendation]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self) -> str: ...
+    def to_table(self) -> str: ...
+    def __len__(self) -> int: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __reduce__(self) -> tuple[_Restore, tuple[str, str]]: ...
+
+@final
+class Recommendation:
+    """One recommendation: what to change, what it saves, its risk and why."""
+
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> _Kind: ...
+    @property
+    def analyzer(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def target(self) -> _Target: ...
+    @property
+    def changes(self) -> list[_Change]: ...
+    @property
+    def monthly_savings_usd(self) -> float: ...
+    @property
+    def risk(self) -> _Risk: ...
+    @property
+    def priority(self) -> Literal["normal", "high"]: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def evidence(self) -> list[_Evidence]: ...
+    @property
+    def explanation(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self) -> str: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __reduce__(self) -> tuple[_Restore, tuple[str, str]]: ...
+
+# --- exceptions --------------------------------------------------------------------------------
+
+class CloudOptimError(Exception):
+    """Base class of every error cloudoptim raises."""
+
+    code: str
+
+class InputError(CloudOptimError):
+    """An input file or folder could not be used (code ``io`` when it could not be read)."""
+
+    path: str
+
+class ParseError(InputError):
+    """An input file is not valid JSON or YAML (code ``syntax``)."""
+
+    line: int
+    column: int
+
+class FieldError(InputError):
+    """An object in an input file has a field with a wrong type or value (code ``field``)."""
+
+    object: str
+    field: str
+
+class UnrecognizedInputError(InputError):
+    """An input is none of the formats read (``unrecognized``) or holds nothing (``empty_input``)."""
+
+class UnsafePathError(InputError):
+    """A symbolic link points outside the folder being loaded (code ``symlink_outside_tree``)."""
+
+class CatalogError(CloudOptimError):
+    """Catalog or price data was rejected (code ``catalog``)."""
+
+class UnknownInstanceTypeError(CatalogError, LookupError):
+    """An instance type is not in the catalog (code ``unknown_instance_type``)."""
+
+    name: str
+
+class AnalyzerError(CloudOptimError):
+    """An analyzer is unknown, misconfigured or failed; ``name`` is set for unknown ones."""
+
+    name: str | None
+
+class QuantityError(CloudOptimError, ValueError):
+    """A Kubernetes quantity string is malformed or out of range (code ``quantity``)."""
+
+# --- functions ---------------------------------------------------------------------------------
+
+def load_cluster(
+    path: _StrPath,
+    *,
+    aws: _StrPath | Sequence[_StrPath] | None = None,
+    usage: _StrPath | Sequence[_StrPath] | None = None,
+    cluster_name: str | None = None,
+) -> Cluster: ...
+def demo_cluster() -> Cluster: ...
+def analyze(
+    cluster: Cluster | _StrPath,
+    *,
+    region: str | None = None,
+    prices: _StrPath | None = None,
+    spot_advisor: _StrPath | None = None,
+    analyzers: Sequence[str] | None = None,
+) -> Report: ...
+def report_schema() -> dict[str, Any]: ...
+def analyzer_names() -> list[str]: ...
+def cpu_millicores(q: str) -> int: ...
+def memory_bytes(q: str) -> int: ...
+def instance_type(name: str) -> _InstanceType: ...
+def cli_main(argv: Sequence[str]) -> int: ...
+def _from_json(kind: str, text: str) -> Cluster | Report | Recommendation: ...

@@ -1,0 +1,83 @@
+"""The type stubs describe the native module exactly, and the public names exist."""
+
+from __future__ import annotations
+
+import importlib.resources
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import cloudoptim
+from cloudoptim import _native
+
+
+def test_all_names_exist() -> None:
+    assert len(set(cloudoptim.__all__)) == len(cloudoptim.__all__)
+    for name in cloudoptim.__all__:
+        assert hasattr(cloudoptim, name), name
+        assert getattr(cloudoptim, name) is getattr(_native, name), name
+
+
+def test_every_public_native_name_is_exported() -> None:
+    internal = {"cli_main"}
+    public = {n for n in _native.__all__ if not n.startswith("_") or n == "__version__"}
+    assert public - internal == set(cloudoptim.__all__)
+
+
+def test_the_wheel_ships_stubs_and_marker() -> None:
+    files = importlib.resources.files("cloudoptim")
+    assert files.joinpath("py.typed").is_file()
+    assert files.joinpath("_native.pyi").is_file()
+
+
+def test_stubtest(tmp_path: Path) -> None:
+    # run from an empty folder with an empty config so only the installed package is seen
+    (tmp_path / "none.ini").write_text("[mypy]\n")
+    p = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "cloudoptim", "--mypy-config-file", str(tmp_path / "none.ini")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_typed_usage_passes_mypy_strict(tmp_path: Path) -> None:
+    (tmp_path / "none.ini").write_text("[mypy]\n")
+    usage = tmp_path / "usage.py"
+    usage.write_text(
+        textwrap.dedent(
+            """
+            from pathlib import Path
+            import cloudoptim
+
+            cluster: cloudoptim.Cluster = cloudoptim.load_cluster(Path("c.json"), aws=["a.json"])
+            report = cloudoptim.analyze(cluster, region="us-east-1", analyzers=["empty-nodes"])
+            total: float = report.totals["monthly_savings_usd"]
+            for rec in report.recommendations:
+                level: str = rec.risk["level"]
+                ns: str | None = rec.target.get("namespace")
+                saving: float = rec.monthly_savings_usd
+            millis: int = cloudoptim.cpu_millicores("100m")
+            vcpu: int = cloudoptim.instance_type("m5.large")["vcpu"]
+            try:
+                cloudoptim.load_cluster("x")
+            except cloudoptim.ParseError as e:
+                where: tuple[str, int, int] = (e.path, e.line, e.column)
+            except cloudoptim.CloudOptimError as e:
+                code: str = e.code
+            """
+        )
+    )
+    bad = tmp_path / "bad.py"
+    bad.write_text("import cloudoptim\nn: str = cloudoptim.cpu_millicores(1)\n")
+    cmd = [sys.executable, "-m", "mypy", "--strict", "--config-file", str(tmp_path / "none.ini")]
+    ok = subprocess.run([*cmd, str(usage)], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    # the stubs are precise enough to catch mistakes
+    wrong = subprocess.run([*cmd, str(bad)], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert wrong.returncode == 1
+    assert 'Incompatible types in assignment (expression has type "int"' in wrong.stdout
+    assert 'Argument 1 to "cpu_millicores" has incompatible type "int"' in wrong.stdout
