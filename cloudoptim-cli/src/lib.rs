@@ -70,10 +70,111 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Change a value in an infrastructure repository (Terraform, Helm, Kustomize, eksctl,
+    /// Karpenter): only the bytes of the one place that controls it. Exit 0 patched, 3
+    /// ambiguous, 4 not found, 2 bad input.
+    Patch(PatchArgs),
+    /// Like `patch`, but only reports where the change would go.
+    Locate(PatchArgs),
     /// List the built-in analyzers.
     Analyzers,
     /// Print the JSON Schema of the report.
     Schema,
+}
+
+#[derive(Debug, clap::Args)]
+struct PatchArgs {
+    /// The repository (a folder).
+    #[arg(long, value_name = "DIR")]
+    repo: PathBuf,
+    /// A change object (`{"target": …, "set": …}`) or a corpus `case.json`, as a JSON file.
+    #[arg(long, value_name = "FILE")]
+    change: PathBuf,
+    /// Report the diff without writing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+fn patch(args: PatchArgs, locate_only: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    use cloudoptim_core::iac::{Change, Engine, Outcome};
+    let change = match std::fs::read_to_string(&args.change) {
+        Ok(text) => Change::from_json(&text),
+        Err(e) => {
+            let _ = writeln!(err, "error: {}: {e}", args.change.display());
+            return 2;
+        }
+    };
+    let change = match change {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(err, "error: {}: {e}", args.change.display());
+            return 2;
+        }
+    };
+    let engine = Engine::default();
+    let report = if locate_only {
+        engine.locate(&args.repo, &change)
+    } else {
+        engine.patch(&args.repo, &change, args.dry_run)
+    };
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return if matches!(
+                e,
+                cloudoptim_core::iac::IacError::InvalidChange(_)
+                    | cloudoptim_core::iac::IacError::NotADirectory(_)
+            ) {
+                2
+            } else {
+                1
+            };
+        }
+    };
+    match args.format {
+        Format::Json => {
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+        }
+        Format::Table => {
+            let _ = writeln!(
+                out,
+                "{}: {}",
+                serde_json::to_value(report.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                report.explanation
+            );
+            for c in &report.changes {
+                let _ = writeln!(out, "  {} lines {:?}", c.file, c.lines);
+                for e in &c.explanations {
+                    let _ = writeln!(out, "    why: {e}");
+                }
+            }
+            for c in &report.candidates {
+                let _ = writeln!(out, "  candidate {}:{}: {}", c.file, c.line, c.reason);
+            }
+            if !report.diff.is_empty() {
+                let _ = write!(out, "\n{}", report.diff);
+            }
+        }
+    }
+    for w in &report.warnings {
+        let _ = writeln!(err, "warning: {w}");
+    }
+    match report.outcome {
+        Outcome::Patched => 0,
+        Outcome::Ambiguous => 3,
+        _ => 4,
+    }
 }
 
 fn print_report(out: &mut dyn Write, report: &Report, format: Format) -> std::io::Result<()> {
@@ -91,6 +192,8 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
         })
     };
     match cli.command {
+        Command::Patch(args) => return Ok(patch(args, false, out, err)),
+        Command::Locate(args) => return Ok(patch(args, true, out, err)),
         Command::Demo { format } => {
             let cluster = demo::demo_cluster();
             let report = cloudoptim_core::analyze(&cluster, Default::default())?;

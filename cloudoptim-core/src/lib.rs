@@ -26,6 +26,7 @@ pub mod analyzers;
 pub mod catalog;
 pub mod cost;
 pub mod demo;
+pub mod iac;
 pub mod loader;
 pub mod model;
 pub mod pipeline;
