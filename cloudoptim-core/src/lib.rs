@@ -55,6 +55,9 @@ pub enum Error {
     /// A quantity was malformed.
     #[error(transparent)]
     Quantity(#[from] quantity::QuantityError),
+    /// The IaC engine could not run or could not verify its edit.
+    #[error(transparent)]
+    Iac(#[from] iac::IacError),
 }
 
 /// Result alias for this crate.
@@ -67,7 +70,8 @@ impl Error {
     /// A stable, machine-readable code for the failure kind, shared by the Python exceptions
     /// and the Node error codes: `io`, `syntax`, `field`, `unrecognized`,
     /// `symlink_outside_tree`, `empty_input`, `catalog`, `unknown_instance_type`,
-    /// `unknown_analyzer`, `analyzer_config`, `analyzer_failed`, `quantity`.
+    /// `unknown_analyzer`, `analyzer_config`, `analyzer_failed`, `quantity`, `invalid_change`,
+    /// `not_a_directory`, `verification`.
     pub fn code(&self) -> &'static str {
         use analyzers::AnalyzeError as A;
         use catalog::CatalogError as C;
@@ -85,6 +89,11 @@ impl Error {
             Error::Analyze(A::Config { .. }) => "analyzer_config",
             Error::Analyze(_) => "analyzer_failed",
             Error::Quantity(_) => "quantity",
+            Error::Iac(iac::IacError::InvalidChange(_)) => "invalid_change",
+            Error::Iac(iac::IacError::Io { .. }) => "io",
+            Error::Iac(iac::IacError::NotADirectory(_)) => "not_a_directory",
+            Error::Iac(iac::IacError::Verification { .. }) => "verification",
+            Error::Iac(_) => "iac",
         }
     }
 
