@@ -93,7 +93,6 @@ impl Error {
             Error::Iac(iac::IacError::Io { .. }) => "io",
             Error::Iac(iac::IacError::NotADirectory(_)) => "not_a_directory",
             Error::Iac(iac::IacError::Verification { .. }) => "verification",
-            Error::Iac(_) => "iac",
         }
     }
 
