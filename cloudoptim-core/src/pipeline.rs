@@ -149,6 +149,24 @@ pub fn error_message(err: &Error) -> String {
     s
 }
 
+/// Locates (and, unless `dry_run` or `locate_only`, patches) a change in a repository: the one
+/// entry point of the IaC engine for the command line and the bindings. `change` is JSON: a
+/// change object or a corpus `case.json`.
+pub fn patch_repo(
+    repo: &Path,
+    change_json: &str,
+    dry_run: bool,
+    locate_only: bool,
+) -> Result<crate::iac::PatchReport> {
+    let change = crate::iac::Change::from_json(change_json)?;
+    let engine = crate::iac::Engine::default();
+    Ok(if locate_only {
+        engine.locate(repo, &change)?
+    } else {
+        engine.patch(repo, &change, dry_run)?
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,13 +200,4 @@ mod tests {
             Some(&self.0)
         }
     }
-}
-
-/// Locates (and, unless `dry_run` or `locate_only`, patches) a change in a repository: the one
-/// entry point of the IaC engine for the command line and the bindings. `change` is JSON: a
-/// change object or a corpus `case.json`.
-pub fn patch_repo(repo: &Path, change_json: &str, dry_run: bool, locate_only: bool) -> Result<crate::iac::PatchReport> {
-    let change = crate::iac::Change::from_json(change_json)?;
-    let engine = crate::iac::Engine::default();
-    Ok(if locate_only { engine.locate(repo, &change)? } else { engine.patch(repo, &change, dry_run)? })
 }

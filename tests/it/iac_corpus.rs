@@ -129,12 +129,16 @@ pub(crate) fn check_case(
     Ok(())
 }
 
-#[test]
-fn every_corpus_case_through_the_rust_api() {
+/// Runs every case folder under `dir` through the Rust API; returns the case count and failures.
+pub(crate) fn run_cases(dir: &Path) -> (usize, Vec<String>) {
     let mut failures = Vec::new();
     let mut n = 0;
-    for e in std::fs::read_dir(corpus()).unwrap() {
-        let case = e.unwrap().path();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    cases.sort();
+    for case in cases {
         if !case.join("case.json").exists() {
             continue;
         }
@@ -182,6 +186,12 @@ fn every_corpus_case_through_the_rust_api() {
             failures.push(format!("{name}: {m}"));
         }
     }
+    (n, failures)
+}
+
+#[test]
+fn every_corpus_case_through_the_rust_api() {
+    let (n, failures) = run_cases(&corpus());
     assert!(n >= 16, "corpus has {n} cases");
     assert!(
         failures.is_empty(),
@@ -189,4 +199,118 @@ fn every_corpus_case_through_the_rust_api() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+#[test]
+fn every_own_case_through_the_rust_api() {
+    let (n, failures) = run_cases(&cloudoptim_tests::repo_root().join("tests/iac-cases"));
+    assert!(n >= 15, "only {n} own cases");
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn every_corpus_and_own_case_through_the_cli() {
+    let mut failures = Vec::new();
+    for dir in [
+        corpus(),
+        cloudoptim_tests::repo_root().join("tests/iac-cases"),
+    ] {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let case = e.unwrap().path();
+            if !case.join("case.json").exists() {
+                continue;
+            }
+            let name = case.file_name().unwrap().to_string_lossy().to_string();
+            let spec: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(case.join("case.json")).unwrap())
+                    .unwrap();
+            let d = tempfile::tempdir().unwrap();
+            copy_tree(&case.join("repo"), d.path());
+            let before = files(d.path());
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let code = cloudoptim_cli::run_with(
+                [
+                    "cloudoptim",
+                    "patch",
+                    "--repo",
+                    d.path().to_str().unwrap(),
+                    "--change",
+                    case.join("case.json").to_str().unwrap(),
+                    "--format",
+                    "json",
+                ],
+                &mut out,
+                &mut err,
+            );
+            let outcome = spec["expect"]["outcome"].as_str().unwrap();
+            let want_code = match outcome {
+                "patched" => 0,
+                "ambiguous" => 3,
+                _ => 4,
+            };
+            if code != want_code {
+                failures.push(format!(
+                    "{name}: exit {code}, expected {want_code}: {}",
+                    String::from_utf8_lossy(&err)
+                ));
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            if v["outcome"] != outcome {
+                failures.push(format!("{name}: outcome {}", v["outcome"]));
+            }
+            for k in ["files", "candidates", "warnings", "diff"] {
+                if v.get(k).is_none() {
+                    failures.push(format!("{name}: JSON lacks `{k}`"));
+                }
+            }
+            if let Err(m) = check_case(&case, &before, &files(d.path())) {
+                failures.push(format!("{name}: {m}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn cli_refuses_bad_changes_before_touching_anything() {
+    let case = corpus().join("tf-raw-nodegroup");
+    let d = tempfile::tempdir().unwrap();
+    copy_tree(&case.join("repo"), d.path());
+    let before = files(d.path());
+    let bad = d.path().join("../bad-change.json");
+    for text in [
+        r#"{"target":{"kind":"NodeGroup","cluster":"prod-eks","name":"main-app"},"set":{"instance_typez":["t4g.large"]}}"#,
+        r#"{"target":{"kind":"NodeGroup","cluster":"prod-eks","name":"main-app"},"set":{"instance_types":"t4g.large"}}"#,
+        r#"{"target":{"kind":"NodeGroup","cluster":"prod-eks","name":"main-app"},"set":{"instance_types":["t9.huge"]}}"#,
+        "{not json",
+    ] {
+        std::fs::write(&bad, text).unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = cloudoptim_cli::run_with(
+            [
+                "cloudoptim",
+                "patch",
+                "--repo",
+                d.path().to_str().unwrap(),
+                "--change",
+                bad.to_str().unwrap(),
+            ],
+            &mut out,
+            &mut err,
+        );
+        assert_eq!(code, 2, "{text}: {}", String::from_utf8_lossy(&err));
+        assert!(
+            String::from_utf8_lossy(&err).contains("invalid change"),
+            "{}",
+            String::from_utf8_lossy(&err)
+        );
+    }
+    assert_eq!(before, files(d.path()), "nothing touched");
+    let _ = std::fs::remove_file(bad);
 }

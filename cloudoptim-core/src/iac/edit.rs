@@ -33,6 +33,7 @@ fn wanted(change: &Change, site: &Site) -> Vec<String> {
         } else {
             "false".into()
         }],
+        WriteAs::Nth(i) => v.strings().get(i).cloned().into_iter().collect(),
     }
 }
 
@@ -218,9 +219,14 @@ fn yaml_edit_value(
         } => Err("a block scalar cannot hold this value".into()),
         Node::Scalar { style, span, .. } => {
             let v = want.first().ok_or("no value")?;
+            let text = if write == WriteAs::SpotFlag && *style == Style::Plain {
+                v.clone()
+            } else {
+                write_scalar(v, *style)
+            };
             out.push(Splice {
                 range: span.clone(),
-                text: write_scalar(v, *style),
+                text,
             });
             Ok(())
         }

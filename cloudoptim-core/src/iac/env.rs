@@ -92,8 +92,11 @@ fn dir_of(rel: &str) -> &str {
 }
 
 impl Scope {
-    pub fn build(repo: &Repo) -> Scope {
-        let mut sc = Scope::default();
+    pub fn build(repo: &Repo, target_cluster: &str) -> Scope {
+        let mut sc = Scope {
+            known_clusters: vec![target_cluster.to_string()],
+            ..Default::default()
+        };
         for (i, f) in repo.files.iter().enumerate() {
             if f.kind != FileKind::Yaml {
                 continue;
@@ -219,13 +222,26 @@ impl Scope {
         }
         // Flux objects: the cluster is the one whose folder holds the Flux file
         let known = sc.known_clusters.clone();
+        let mut found = Vec::new();
         for p in sc.pointers.iter_mut().filter(|p| p.cluster.is_none()) {
             let rel = &repo.files[p.file].rel;
+            let segs: Vec<&str> = rel.split('/').collect();
             p.cluster = known
                 .iter()
-                .find(|c| rel.split('/').any(|seg| seg == c.as_str()))
-                .cloned();
+                .find(|c| segs.iter().any(|seg| seg == c))
+                .cloned()
+                // Flux's layout: clusters/<name>/…
+                .or_else(|| {
+                    segs[..segs.len().saturating_sub(1)]
+                        .windows(2)
+                        .find(|w| matches!(w[0], "clusters" | "cluster"))
+                        .map(|w| w[1].to_string())
+                });
+            if let Some(c) = &p.cluster {
+                found.push(c.clone());
+            }
         }
+        sc.known_clusters.extend(found);
         sc.known_clusters.sort();
         sc.known_clusters.dedup();
         sc
@@ -257,7 +273,10 @@ impl Scope {
                             .collect()
                     })
                     .unwrap_or_default(),
-                inline: h.get("valuesObject").or_else(|| h.get("values")).cloned(),
+                inline: h
+                    .get("valuesObject")
+                    .cloned()
+                    .or_else(|| h.get("values").cloned()),
             });
             self.pointers.push(Pointer {
                 cluster: cluster.clone(),

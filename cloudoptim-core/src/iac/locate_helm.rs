@@ -331,6 +331,8 @@ struct Release {
     chart: usize,
     value_files: Vec<String>,
     inline: Option<Node>,
+    /// `values: |` parsed, with spans in the pointer file.
+    inline_docs: Option<Vec<super::yaml::Doc>>,
     pointer_file: usize,
 }
 
@@ -356,10 +358,12 @@ fn releases(repo: &Repo, scope: &Scope, charts: &[Chart]) -> Vec<Release> {
             chart: ci,
             value_files: value_files.clone(),
             inline: inline.clone(),
+            inline_docs: inline
+                .as_ref()
+                .and_then(|n| super::yaml::parse_embedded(&repo.files[p.file].text, n)),
             pointer_file: p.file,
         });
     }
-    let _ = repo;
     out
 }
 
@@ -406,15 +410,27 @@ fn layers<'a>(repo: &'a Repo, charts: &[Chart], r: &'a Release, chart: usize) ->
             });
         }
     }
-    if let Some(n) = &r.inline
-        && matches!(n, Node::Map { .. })
-    {
-        out.push(Layer {
-            file: Some(r.pointer_file),
-            node: n,
-            prefix: prefix.clone(),
-            label: format!("the inline values of {}", repo.files[r.pointer_file].rel),
-        });
+    if let Some(n) = &r.inline {
+        let label = format!("the inline values of {}", repo.files[r.pointer_file].rel);
+        match n {
+            Node::Map { .. } => out.push(Layer {
+                file: Some(r.pointer_file),
+                node: n,
+                prefix: prefix.clone(),
+                label,
+            }),
+            Node::Scalar { .. } => {
+                if let Some(d) = r.inline_docs.as_ref().and_then(|d| d.first()) {
+                    out.push(Layer {
+                        file: Some(r.pointer_file),
+                        node: &d.root,
+                        prefix: prefix.clone(),
+                        label,
+                    });
+                }
+            }
+            _ => {}
+        }
     }
     out
 }
@@ -433,7 +449,7 @@ impl Locator for HelmLocator {
         if charts.is_empty() {
             return vec![];
         }
-        let scope = Scope::build(repo);
+        let scope = Scope::build(repo, &t.cluster);
         let rels = releases(repo, &scope, &charts);
         // templates per chart
         let mut tmpl: Vec<Vec<TemplateWorkload>> = charts.iter().map(|_| vec![]).collect();

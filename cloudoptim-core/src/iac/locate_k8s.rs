@@ -33,7 +33,9 @@ struct Kustomization<'r> {
     resources: Vec<String>,
     /// Strategic-merge patch files, and inline patches (file, node).
     patch_files: Vec<String>,
-    json6902: Vec<(Option<String>, &'r Node)>,
+    /// JSON6902 patches: target name, the file holding the ops, the ops.
+    json6902: Vec<(Option<String>, usize, Node)>,
+    _marker: std::marker::PhantomData<&'r ()>,
     replicas: Vec<&'r Node>,
 }
 
@@ -61,6 +63,7 @@ fn kustomizations(repo: &Repo) -> Vec<Kustomization<'_>> {
             resources: vec![],
             patch_files: vec![],
             json6902: vec![],
+            _marker: std::marker::PhantomData,
             replicas: root
                 .get("replicas")
                 .map(|r| r.items().iter().collect())
@@ -91,17 +94,37 @@ fn kustomizations(repo: &Repo) -> Vec<Kustomization<'_>> {
             .iter()
             .chain(root.get("patchesJson6902").map(Node::items).unwrap_or(&[]))
         {
+            let target = s(p.path(&["target", "name"])).map(str::to_string);
             match (s(p.get("path")), p.get("patch")) {
                 (Some(path), _) => {
                     let path = normalize(&dir, path);
-                    if p.get("target").is_some() && path.ends_with(".json") {
-                        continue;
+                    // a YAML list of JSON6902 operations, or a strategic-merge patch
+                    let ops = repo
+                        .find(&path)
+                        .and_then(|pi| {
+                            repo.yaml(pi)
+                                .and_then(|d| d.first())
+                                .map(|d| (pi, d.root.clone()))
+                        })
+                        .filter(|(_, n)| matches!(n, Node::Seq { .. }));
+                    match ops {
+                        Some((pi, n)) => k.json6902.push((target, pi, n)),
+                        None => k.patch_files.push(path),
                     }
-                    k.patch_files.push(path);
                 }
-                (None, Some(inline)) => k
-                    .json6902
-                    .push((s(p.path(&["target", "name"])).map(str::to_string), inline)),
+                (None, Some(inline)) => {
+                    let ops = match inline {
+                        Node::Seq { .. } => Some(inline.clone()),
+                        _ => super::yaml::parse_embedded(&f.text, inline)
+                            .and_then(|d| d.into_iter().next())
+                            .map(|d| d.root),
+                    };
+                    if let Some(ops) = ops
+                        && matches!(ops, Node::Seq { .. })
+                    {
+                        k.json6902.push((target, i, ops));
+                    }
+                }
                 _ => {}
             }
         }
@@ -214,7 +237,7 @@ impl Locator for ManifestLocator {
             return vec![];
         }
         let ks = kustomizations(repo);
-        let scope = Scope::build(repo);
+        let scope = Scope::build(repo, &t.cluster);
         // which kustomizations include which paths, transitively
         let includes = |k: &Kustomization<'_>, rel: &str| -> bool {
             let mut seen = BTreeSet::new();
@@ -446,17 +469,20 @@ fn resolve_kustomized(
                         break 'outer;
                     }
                 }
-                for (target, inline) in k.json6902.iter().rev() {
+                for (target, pf, ops) in k.json6902.iter().rev() {
                     if target.as_deref().is_some_and(|n| n != t.name) {
                         continue;
                     }
                     if let Some(slot) =
-                        json6902_slot(inline, def.doc, t.kind, t.container.as_deref(), *key)
+                        json6902_slot(ops, def.doc, t.kind, t.container.as_deref(), *key)
                     {
                         found = Some((
-                            k.file,
+                            *pf,
                             slot,
-                            format!("a JSON6902 patch in {}", repo.files[k.file].rel),
+                            format!(
+                                "a JSON6902 patch in {} ({})",
+                                repo.files[*pf].rel, repo.files[k.file].rel
+                            ),
                         ));
                         break 'outer;
                     }

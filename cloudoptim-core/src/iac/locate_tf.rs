@@ -19,6 +19,8 @@ pub struct TerraformLocator;
 
 enum Attr {
     Found(Tv, WriteAs, String),
+    /// One value per block (`override { instance_type }` of a mixed-instances policy).
+    Each(Vec<Tv>, String),
     Missing(String),
 }
 
@@ -196,8 +198,29 @@ fn node_groups(tf: &Terraform<'_>) -> Vec<NodeGroup> {
                         .body
                         .blocks()
                         .find(|x| x.ident.as_str() == "launch_template");
-                    let it = launch_template_type(tf, inst_i, *f, lt, each)
-                        .unwrap_or_else(|| Attr::Missing("instance types come from a mixed-instances policy or launch configuration".into()));
+                    let overrides: Vec<Tv> = b
+                        .body
+                        .blocks()
+                        .filter(|x| x.ident.as_str() == "mixed_instances_policy")
+                        .flat_map(|m| {
+                            m.body
+                                .blocks()
+                                .filter(|x| x.ident.as_str() == "launch_template")
+                        })
+                        .flat_map(|l| l.body.blocks().filter(|x| x.ident.as_str() == "override"))
+                        .filter_map(|o| attr_tv(tf, inst_i, *f, o, "instance_type", each))
+                        .collect();
+                    let it = if !overrides.is_empty() {
+                        Attr::Each(
+                            overrides,
+                            "mixed_instances_policy.launch_template.override[*].instance_type"
+                                .into(),
+                        )
+                    } else {
+                        launch_template_type(tf, inst_i, *f, lt, each).unwrap_or_else(|| {
+                            Attr::Missing("instance types come from a launch configuration".into())
+                        })
+                    };
                     attrs.insert(SetKey::InstanceTypes, it);
                     for (k, a) in [
                         (SetKey::MinSize, "min_size"),
@@ -434,6 +457,20 @@ impl Locator for TerraformLocator {
                             })
                             .map(|o2| format!("{} ({})", o2.name, o2.desc))
                             .collect();
+                        let mut shared = shared;
+                        for (k2, a2) in &g.attrs {
+                            if change.set.contains_key(k2) {
+                                continue;
+                            }
+                            if let Attr::Found(tv2, ..) = a2
+                                && tv2
+                                    .origin
+                                    .as_ref()
+                                    .is_some_and(|x| x.file == o.file && x.span == o.span)
+                            {
+                                shared.push(format!("{} of the same node group", k2.as_str()));
+                            }
+                        }
                         if !shared.is_empty() {
                             out.push(Finding::Candidate(Candidate {
                                 file: repo.files[o.file].rel.clone(),
@@ -464,6 +501,45 @@ impl Locator for TerraformLocator {
                                 explain(repo, tv)
                             ),
                         });
+                    }
+                    Some(Attr::Each(tvs, what)) => {
+                        let want = change.set[key].strings();
+                        if want.len() != tvs.len() {
+                            blocked = Some(format!(
+                                "node group {} ({}) lists its types in {} `override` blocks; {} types were asked for: add or remove override blocks by hand",
+                                g.name,
+                                g.desc,
+                                tvs.len(),
+                                want.len()
+                            ));
+                            break;
+                        }
+                        for (i, tv) in tvs.iter().enumerate() {
+                            let Some(o) = &tv.origin else {
+                                blocked = Some(format!(
+                                    "override {i} of node group {} is computed",
+                                    g.name
+                                ));
+                                break;
+                            };
+                            sites.push(Site {
+                                file: o.file,
+                                key: *key,
+                                slot: Slot::Hcl {
+                                    span: o.span.clone(),
+                                },
+                                write: WriteAs::Nth(i),
+                                explanation: format!(
+                                    "`{}` of node group {} on {} ({}) is {what} (override {}): {}",
+                                    key.as_str(),
+                                    g.name,
+                                    t.cluster,
+                                    g.desc,
+                                    i + 1,
+                                    explain(repo, tv)
+                                ),
+                            });
+                        }
                     }
                     Some(Attr::Missing(reason)) => {
                         blocked = Some(format!("node group {} ({}): {reason}", g.name, g.desc));

@@ -159,7 +159,7 @@ impl Locator for KarpenterLocator {
         if t.kind != TargetKind::NodePool {
             return vec![];
         }
-        let scope = Scope::build(repo);
+        let scope = Scope::build(repo, &t.cluster);
         let mut out = Vec::new();
         for (fi, root) in yaml_docs(repo) {
             let api = s(root.get("apiVersion")).unwrap_or("");

@@ -119,6 +119,8 @@ pub enum WriteAs {
     KarpenterCapacity,
     /// A capacity type as a boolean `spot` flag.
     SpotFlag,
+    /// The n-th element of the list (one `override` block of a mixed-instances policy).
+    Nth(usize),
 }
 
 /// A complete answer for a change: every setting with its site.

@@ -345,6 +345,78 @@ pub fn parse(text: &str) -> Result<Vec<Doc>, YamlError> {
     Ok(docs)
 }
 
+/// Parses YAML held in a literal block scalar (`values: |`, an inline kustomize `patch: |-`),
+/// with every span mapped back to the outer file, so edits splice into the outer file directly.
+pub fn parse_embedded(text: &str, node: &Node) -> Option<Vec<Doc>> {
+    let Node::Scalar {
+        style: Style::Literal,
+        span,
+        ..
+    } = node
+    else {
+        return None;
+    };
+    let k = column_of(text, span.start);
+    let region_start = line_start(text, span.start);
+    let region = &text[region_start..span.end.min(text.len())];
+    let mut decoded = String::new();
+    let mut dec_starts = Vec::new();
+    let mut file_starts = Vec::new();
+    let mut off = region_start;
+    for line in region.split_inclusive('\n') {
+        let strip = line
+            .len()
+            .min(k)
+            .min(line.len() - line.trim_start_matches(' ').len());
+        dec_starts.push(decoded.len());
+        file_starts.push(off + strip);
+        decoded.push_str(&line[strip..]);
+        off += line.len();
+    }
+    let map = |o: usize| -> usize {
+        let i = match dec_starts.binary_search(&o) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        };
+        file_starts
+            .get(i)
+            .map(|f| f + (o - dec_starts[i]))
+            .unwrap_or(off)
+    };
+    fn remap(n: &mut Node, map: &dyn Fn(usize) -> usize) {
+        match n {
+            Node::Scalar { span, .. } | Node::Alias { span } => {
+                *span = map(span.start)..map(span.end)
+            }
+            Node::Seq {
+                items, start, end, ..
+            } => {
+                *start = map(*start);
+                *end = map(*end);
+                items.iter_mut().for_each(|i| remap(i, map));
+            }
+            Node::Map {
+                entries,
+                start,
+                end,
+                ..
+            } => {
+                *start = map(*start);
+                *end = map(*end);
+                for (a, b) in entries.iter_mut() {
+                    remap(a, map);
+                    remap(b, map);
+                }
+            }
+        }
+    }
+    let mut docs = parse(&decoded).ok()?;
+    for d in &mut docs {
+        remap(&mut d.root, &map);
+    }
+    Some(docs)
+}
+
 /// The column (0-based, in bytes) of a byte offset.
 pub fn column_of(text: &str, offset: usize) -> usize {
     let line_start = text[..offset.min(text.len())]
@@ -436,6 +508,20 @@ mod tests {
         let a = docs[0].root.get("a").unwrap();
         assert_eq!(&t[a.span()], "ü");
         assert_eq!(&t[docs[1].root.get("b").unwrap().span()], "[x]");
+    }
+
+    #[test]
+    fn embedded_yaml_maps_back_to_the_file() {
+        let t = "spec:\n  helm:\n    values: |\n      resources:\n        requests:\n          cpu: 250m # peak\n";
+        let docs = parse(t).unwrap();
+        let v = docs[0].root.path(&["spec", "helm", "values"]).unwrap();
+        let inner = parse_embedded(t, v).unwrap();
+        let cpu = inner[0]
+            .root
+            .path(&["resources", "requests", "cpu"])
+            .unwrap();
+        assert_eq!(&t[cpu.span()], "250m");
+        assert_eq!(column_of(t, inner[0].root.entries()[0].0.span().start), 6);
     }
 
     #[test]

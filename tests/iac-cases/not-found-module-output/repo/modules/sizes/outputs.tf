@@ -1,0 +1,3 @@
+output "app" {
+  value = [for s in ["large"] : "m5.${s}"]
+}
