@@ -310,9 +310,104 @@ impl Change {
     }
 }
 
+impl Change {
+    /// The change a recommendation asks for, when it is one the IaC engine can make: container
+    /// requests and limits of a workload, a node group's instance types or sizes. `None` for
+    /// recommendations that are not repository edits (delete a volume, terminate an instance).
+    pub fn from_recommendation(rec: &crate::recommend::Recommendation) -> Option<Result<Change>> {
+        let t = &rec.target;
+        let (kind, name) = match (&t.workload_kind, &t.workload, &t.node_group) {
+            (Some(k), Some(w), _) => (k.as_str(), w.clone()),
+            (None, None, Some(g)) => ("NodeGroup", g.clone()),
+            _ => return None,
+        };
+        let mut set = serde_json::Map::new();
+        for c in &rec.changes {
+            let key = match c.field.as_str() {
+                "cpu_request" => "requests.cpu",
+                "memory_request" => "requests.memory",
+                "cpu_limit" => "limits.cpu",
+                "memory_limit" => "limits.memory",
+                "replicas" => "replicas",
+                "instance_type" | "instance_types" => "instance_types",
+                "capacity_type" => "capacity_type",
+                "min_size" | "max_size" | "desired_size" => c.field.as_str(),
+                _ => continue,
+            };
+            let value = match key {
+                "instance_types" => {
+                    serde_json::json!(c.proposed.split(',').map(|x| x.trim()).collect::<Vec<_>>())
+                }
+                "replicas" | "min_size" | "max_size" | "desired_size" => {
+                    match c.proposed.parse::<i64>() {
+                        Ok(i) => serde_json::json!(i),
+                        Err(_) => {
+                            return Some(Err(IacError::InvalidChange(format!(
+                                "{}: {:?} is not an integer",
+                                c.field, c.proposed
+                            ))));
+                        }
+                    }
+                }
+                _ => serde_json::json!(c.proposed),
+            };
+            set.insert(key.to_string(), value);
+        }
+        if set.is_empty() {
+            return None;
+        }
+        let mut target = serde_json::json!({"kind": kind, "cluster": t.cluster, "name": name});
+        if let Some(ns) = &t.namespace {
+            target["namespace"] = serde_json::json!(ns);
+        }
+        if let Some(c) = &t.container {
+            target["container"] = serde_json::json!(c);
+        }
+        Some(Change::from_value(
+            serde_json::json!({"target": target, "set": set}),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rightsizing_recommendations_become_changes() {
+        let report = crate::analyze(&crate::demo::demo_cluster(), Default::default()).unwrap();
+        let rec = report
+            .recommendations
+            .iter()
+            .find(|r| {
+                r.kind == crate::recommend::RecommendationKind::WorkloadRightsizing
+                    && r.target.workload.as_deref() == Some("checkout")
+            })
+            .unwrap();
+        let c = Change::from_recommendation(rec).unwrap().unwrap();
+        assert_eq!(c.target.kind, TargetKind::Deployment);
+        assert_eq!(
+            c.target.namespace.as_deref(),
+            Some(rec.target.namespace.as_deref().unwrap())
+        );
+        assert_eq!(c.target.container, rec.target.container);
+        let cpu = rec
+            .changes
+            .iter()
+            .find(|x| x.field == "cpu_request")
+            .unwrap();
+        assert_eq!(
+            c.set[&SetKey::RequestsCpu],
+            SetValue::Str(cpu.proposed.clone())
+        );
+        // a volume deletion is not a repository edit
+        let vol = report
+            .recommendations
+            .iter()
+            .find(|r| r.kind == crate::recommend::RecommendationKind::ZombieVolume)
+            .unwrap();
+        assert!(Change::from_recommendation(vol).is_none());
+    }
 
     #[test]
     fn accepts_corpus_case_files() {
