@@ -29,6 +29,7 @@ pub mod demo;
 pub mod iac;
 pub mod loader;
 pub mod model;
+pub mod packing;
 pub mod pipeline;
 pub mod quantity;
 pub mod recommend;
