@@ -76,6 +76,31 @@ enum Command {
     Patch(PatchArgs),
     /// Like `patch`, but only reports where the change would go.
     Locate(PatchArgs),
+    /// Plan consolidation: remove nodes whose pods fit elsewhere, or re-pack onto the cheapest
+    /// mix of kept and new nodes; every plan reports its LP lower bound.
+    Consolidate {
+        /// `kubectl get … -o json|yaml` output (a file or a folder); omit with --demo.
+        #[arg(long, value_name = "PATH", required_unless_present = "demo")]
+        cluster: Option<PathBuf>,
+        /// Plan for the embedded demo cluster.
+        #[arg(long)]
+        demo: bool,
+        /// AWS CLI JSON (spot price history makes spot prices exact).
+        #[arg(long, value_name = "PATH")]
+        aws: Vec<PathBuf>,
+        /// `remove` or `replace`.
+        #[arg(long, default_value = "replace", value_parser = ["remove", "replace"])]
+        mode: String,
+        /// Instance types allowed for new nodes, comma-separated patterns (`m5.*,m6i.*,c6g.*`).
+        #[arg(long, value_delimiter = ',')]
+        allow_types: Vec<String>,
+        /// Region to price in.
+        #[arg(long)]
+        region: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// List the built-in analyzers.
     Analyzers,
     /// Print the JSON Schema of the report.
@@ -198,6 +223,18 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             let cluster = demo::demo_cluster();
             let report = cloudoptim_core::analyze(&cluster, Default::default())?;
             print_report(out, &report, format).map_err(io)?;
+            if format == Format::Table {
+                let plan = pipeline::consolidate_cluster(
+                    &cluster,
+                    &PricingOptions::default(),
+                    "replace",
+                    &[],
+                )?;
+                writeln!(out).map_err(io)?;
+                write!(out, "{}", plan.to_table()).map_err(io)?;
+                writeln!(out, "  (JSON: cloudoptim consolidate --demo --format json)")
+                    .map_err(io)?;
+            }
         }
         Command::Analyze {
             cluster,
@@ -230,6 +267,35 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             }
             let report = pipeline::analyze_with(&loaded.cluster, &p, analyzers.as_deref())?;
             print_report(out, &report, format).map_err(io)?;
+        }
+        Command::Consolidate {
+            cluster,
+            demo,
+            aws,
+            mode,
+            allow_types,
+            region,
+            format,
+        } => {
+            let snapshot = if demo {
+                demo::demo_cluster()
+            } else {
+                let path = cluster.unwrap_or_default();
+                let loaded = pipeline::load_snapshot(&path, &aws, &[], &LoadOptions::default())?;
+                for w in &loaded.warnings {
+                    let _ = writeln!(err, "warning: {w}");
+                }
+                loaded.cluster
+            };
+            let mut p = PricingOptions::default();
+            if let Some(r) = region {
+                p = p.with_region(r);
+            }
+            let plan = pipeline::consolidate_cluster(&snapshot, &p, &mode, &allow_types)?;
+            match format {
+                Format::Json => writeln!(out, "{}", plan.to_json()).map_err(io)?,
+                Format::Table => write!(out, "{}", plan.to_table()).map_err(io)?,
+            }
         }
         Command::Analyzers => {
             for a in analyzers::builtin() {

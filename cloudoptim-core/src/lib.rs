@@ -56,6 +56,9 @@ pub enum Error {
     /// A quantity was malformed.
     #[error(transparent)]
     Quantity(#[from] quantity::QuantityError),
+    /// Consolidation settings were invalid or the LP failed.
+    #[error(transparent)]
+    Packing(#[from] packing::PackingError),
     /// The IaC engine could not run or could not verify its edit.
     #[error(transparent)]
     Iac(#[from] iac::IacError),
@@ -90,6 +93,7 @@ impl Error {
             Error::Analyze(A::Config { .. }) => "analyzer_config",
             Error::Analyze(_) => "analyzer_failed",
             Error::Quantity(_) => "quantity",
+            Error::Packing(_) => "packing",
             Error::Iac(iac::IacError::InvalidChange(_)) => "invalid_change",
             Error::Iac(iac::IacError::Io { .. }) => "io",
             Error::Iac(iac::IacError::NotADirectory(_)) => "not_a_directory",

@@ -167,6 +167,33 @@ pub fn patch_repo(
     })
 }
 
+/// A consolidation plan for a cluster: `mode` is `remove` or `replace`, `allow_types` are
+/// instance-type patterns for new nodes (empty: the families already in the cluster).
+pub fn consolidate_cluster(
+    cluster: &Cluster,
+    pricing: &PricingOptions,
+    mode: &str,
+    allow_types: &[String],
+) -> Result<crate::packing::Plan> {
+    let mode = match mode {
+        "remove" => crate::packing::Mode::Remove,
+        "replace" => crate::packing::Mode::Replace,
+        other => {
+            return Err(Error::Packing(crate::packing::PackingError::Config(
+                format!("mode must be remove or replace, not {other:?}"),
+            )));
+        }
+    };
+    let config = crate::packing::PackingConfig::default()
+        .with_mode(mode)
+        .with_allow_types(allow_types.to_vec());
+    Ok(crate::packing::consolidate(
+        cluster,
+        &pricing_for(cluster, pricing)?,
+        &config,
+    )?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

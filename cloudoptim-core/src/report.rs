@@ -309,15 +309,31 @@ pub fn build_report(
     let gross = gross_savings(&recs);
     let mut notes = Vec::new();
     if estimated {
-        let n = costs
+        let spot = costs
             .nodes
             .iter()
-            .filter(|n| n.price.source.is_estimate())
+            .filter(|n| n.price.source == PriceSource::SpotAdvisorEstimate)
             .count();
+        let region = costs
+            .nodes
+            .iter()
+            .filter(|n| n.price.source == PriceSource::OtherRegionEstimate)
+            .count();
+        let mut parts = Vec::new();
+        if spot > 0 {
+            parts.push(format!(
+                "{spot} spot node price(s) are on-demand less the Spot Advisor's average saving"
+            ));
+        }
+        if region > 0 {
+            parts.push(format!(
+                "{region} on-demand price(s) are us-east-1 prices used for {}",
+                pricing.region()
+            ));
+        }
         notes.push(format!(
-            "{n} of {} node prices are estimates (spot prices from the Spot Advisor's average savings, or us-east-1 prices used for {}); pass describe-spot-price-history output or a price table for exact figures",
-            costs.nodes.len(),
-            pricing.region()
+            "estimated prices: {}; pass describe-spot-price-history output (--aws) or a price table (--prices) for exact figures",
+            parts.join("; ")
         ));
     }
     let unknown: Vec<&str> = costs

@@ -233,3 +233,78 @@ fn overlapping_recommendations_are_not_double_counted() {
             .any(|n| n.contains("touch the same resources"))
     );
 }
+
+#[test]
+fn cli_consolidate_json_has_the_stable_shape() {
+    for mode in ["remove", "replace"] {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = cloudoptim_cli::run_with(
+            [
+                "cloudoptim",
+                "consolidate",
+                "--demo",
+                "--mode",
+                mode,
+                "--format",
+                "json",
+            ],
+            &mut out,
+            &mut err,
+        );
+        assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        for k in [
+            "mode",
+            "cost_before_hourly",
+            "cost_after_hourly",
+            "lower_bound_hourly",
+            "nodes",
+            "removed",
+            "assignments",
+            "unplaced",
+            "steps",
+        ] {
+            assert!(v.get(k).is_some(), "{mode}: missing {k}");
+        }
+        assert_eq!(v["mode"], mode);
+        let before = v["cost_before_hourly"].as_f64().unwrap();
+        let after = v["cost_after_hourly"].as_f64().unwrap();
+        let bound = v["lower_bound_hourly"].as_f64().unwrap();
+        assert!(
+            bound <= after + 1e-9 && after < before,
+            "{mode}: {bound} {after} {before}"
+        );
+        for n in v["nodes"].as_array().unwrap() {
+            for k in [
+                "name",
+                "instance_type",
+                "zone",
+                "capacity_type",
+                "hourly_cost",
+                "new",
+            ] {
+                assert!(n.get(k).is_some(), "node lacks {k}");
+            }
+            assert!(n["capacity_type"] == "on-demand" || n["capacity_type"] == "spot");
+        }
+        // every pod that is not a DaemonSet pod is assigned (or listed as unplaced)
+        let cluster = cloudoptim_core::demo::demo_cluster();
+        let expected = cluster
+            .pods
+            .iter()
+            .filter(|p| p.is_active() && !p.is_daemonset())
+            .count();
+        let got =
+            v["assignments"].as_array().unwrap().len() + v["unplaced"].as_array().unwrap().len();
+        assert_eq!(got, expected, "{mode}");
+        if mode == "remove" {
+            assert!(
+                v["nodes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|n| n["new"] == false)
+            );
+        }
+    }
+}

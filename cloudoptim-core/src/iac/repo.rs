@@ -2,6 +2,7 @@
 //! become warnings and the rest of the repository still works.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -58,7 +59,7 @@ const SKIP_DIRS: &[&str] = &[
 ];
 const MAX_FILE: u64 = 4 * 1024 * 1024;
 
-fn kind_of(rel: &str, chart_dirs: &[String]) -> Option<FileKind> {
+fn kind_of(rel: &str, chart_dirs: &HashSet<String>) -> Option<FileKind> {
     let name = rel.rsplit('/').next().unwrap_or(rel);
     if name.ends_with(".tf") {
         return Some(FileKind::Terraform);
@@ -69,13 +70,14 @@ fn kind_of(rel: &str, chart_dirs: &[String]) -> Option<FileKind> {
     if name.ends_with(".hcl") {
         return Some(FileKind::Terragrunt);
     }
-    let in_templates = chart_dirs.iter().any(|c| {
-        let prefix = if c.is_empty() {
-            "templates/".to_string()
+    // `<chart>/templates/…`, or `templates/…` for a chart at the root: one set lookup per
+    // `templates/` in the path, not one string per chart
+    let in_templates = rel.match_indices("templates/").any(|(i, _)| {
+        if i == 0 {
+            chart_dirs.contains("")
         } else {
-            format!("{c}/templates/")
-        };
-        rel.starts_with(&prefix)
+            rel.as_bytes()[i - 1] == b'/' && chart_dirs.contains(&rel[..i - 1])
+        }
     });
     if in_templates && (name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".tpl"))
     {
@@ -136,7 +138,7 @@ impl Repo {
             }
         }
         paths.sort();
-        let chart_dirs: Vec<String> = paths
+        let chart_dirs: HashSet<String> = paths
             .iter()
             .filter_map(|(rel, _)| {
                 if rel == "Chart.yaml" {

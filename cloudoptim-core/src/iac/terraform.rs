@@ -329,7 +329,7 @@ impl<'r> Terraform<'r> {
     fn var_files(&self, dir: &str) -> Vec<(usize, bool)> {
         let mut out = Vec::new();
         for (i, f) in self.repo.files.iter().enumerate() {
-            if f.kind != FileKind::TfVars || dir_of(&f.rel) != dir {
+            if f.kind != FileKind::TfVars || f.rel.rsplit_once('/').map_or("", |(d, _)| d) != dir {
                 continue;
             }
             let name = f.rel.rsplit('/').next().unwrap_or("");

@@ -225,6 +225,71 @@ impl Plan {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
+
+    /// The plan for people: costs and bound, then each step.
+    pub fn to_table(&self) -> String {
+        use std::fmt::Write as _;
+        let mut o = String::new();
+        let added = self.nodes.iter().filter(|n| n.new).count();
+        let _ = writeln!(
+            o,
+            "Consolidation ({}): ${:.2}/h → ${:.2}/h (−${:.2}/mo), LP lower bound ${:.2}/h ({:.1}% above it); {} node(s) removed, {} added, {} pod(s) unplaced",
+            self.mode,
+            self.cost_before_hourly,
+            self.cost_after_hourly,
+            self.monthly_saving(),
+            self.lower_bound_hourly,
+            self.gap_to_bound * 100.0,
+            self.removed.len(),
+            added,
+            self.unplaced.len()
+        );
+        for (i, s) in self.steps.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "  step {}: {} {} node(s){}, moves {} pod(s), saves ${:.2}/mo, disruption {:.1}, score {:.2} — {}",
+                i + 1,
+                s.action,
+                s.removed.len(),
+                if s.added.is_empty() {
+                    String::new()
+                } else {
+                    format!(", adds {}", s.added.len())
+                },
+                s.moves.len(),
+                s.monthly_saving,
+                s.disruption_cost,
+                s.score,
+                if s.approved {
+                    "approved"
+                } else {
+                    "held back by the savings-vs-disruption gate"
+                }
+            );
+            if !s.removed.is_empty() {
+                let names: Vec<&str> = s.removed.iter().take(6).map(String::as_str).collect();
+                let _ = writeln!(
+                    o,
+                    "      removes {}{}",
+                    names.join(", "),
+                    if s.removed.len() > 6 { ", …" } else { "" }
+                );
+            }
+        }
+        let mut pinned: Vec<&str> = self.blocked.iter().map(|b| b.node.as_str()).collect();
+        pinned.sort();
+        pinned.dedup();
+        if !pinned.is_empty() {
+            let _ = writeln!(
+                o,
+                "  {} node(s) pinned by pods that must not move (see `blocked`), e.g. {}: {}",
+                pinned.len(),
+                self.blocked[0].pod,
+                self.blocked[0].reason
+            );
+        }
+        o
+    }
 }
 
 /// Makes plans.
