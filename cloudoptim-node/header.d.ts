@@ -6,7 +6,8 @@
 // The shapes of the plain objects the binding returns: they mirror the report JSON, whose JSON
 // Schema `reportSchema()` returns. test/types.test.mjs checks every interface here against that
 // schema (field names, optionality, types), so a change of the Rust types fails the tests until
-// this file follows.
+// this file follows. The IaC engine's shapes (`ChangeJson`, `PatchReport`, …) have no schema:
+// the tests compare their field names with real objects instead.
 // ---------------------------------------------------------------------------------------------
 
 /** What kind of change a recommendation proposes. */
@@ -168,7 +169,7 @@ export interface Recommendation {
   /** What it is about. */
   target: Target
   /** Current → proposed. */
-  changes: Change[]
+  changes: FieldChange[]
   /** Monthly savings in USD (negative when the change costs money, as OOM fixes do). */
   monthly_savings_usd: number
   /** Risk. */
@@ -207,8 +208,11 @@ export interface Target {
   instance?: string
 }
 
-/** One field changing from its current to its proposed value. */
-export interface Change {
+/**
+ * One field changing from its current to its proposed value (`$defs/Change` of the report
+ * schema; named `FieldChange` here because `Change` is the IaC change class).
+ */
+export interface FieldChange {
   /** What changes (`cpu_request`, `memory_limit`, `instance_type`, `state`, …). */
   field: string
   /** Current value, as Kubernetes or AWS writes it. */
@@ -326,6 +330,116 @@ export interface ClusterJson {
   usage: unknown
 }
 
+/** What an IaC change targets. */
+export type TargetKind = 'NodeGroup' | 'NodePool' | 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob'
+
+/** The target of an IaC change. */
+export interface ChangeTarget {
+  /** `NodeGroup` (EKS managed or self-managed, eksctl, ASG), `NodePool` (Karpenter) or a workload kind. */
+  kind: TargetKind
+  /** The EKS cluster's name as AWS reports it. */
+  cluster: string
+  /** Workloads: the namespace. */
+  namespace?: string
+  /** Node group name as the cluster reports it, NodePool name or workload name. */
+  name: string
+  /** Workloads: the container (optional with one container). */
+  container?: string
+}
+
+/**
+ * The values an IaC change sets: `instance_types`, `capacity_type`, `min_size`, `max_size`,
+ * `desired_size` for node groups (only the first two for NodePools); requests, limits and
+ * `replicas` for workloads.
+ */
+export interface ChangeSet {
+  /** EC2 instance types (the first is written where the repository holds one `instance_type`). */
+  instance_types?: string[]
+  /** Capacity type. */
+  capacity_type?: 'ON_DEMAND' | 'SPOT'
+  /** Node group minimum size. */
+  min_size?: number
+  /** Node group maximum size. */
+  max_size?: number
+  /** Node group desired size. */
+  desired_size?: number
+  /** CPU request, a Kubernetes quantity (`500m`). */
+  'requests.cpu'?: string
+  /** Memory request, a Kubernetes quantity (`1Gi`). */
+  'requests.memory'?: string
+  /** CPU limit. */
+  'limits.cpu'?: string
+  /** Memory limit. */
+  'limits.memory'?: string
+  /** Replicas. */
+  replicas?: number
+}
+
+/** An IaC change as JSON data (`new Change(…)`, `Change.toJSON()`). */
+export interface ChangeJson {
+  /** What to change. */
+  target: ChangeTarget
+  /** The values to set. */
+  set: ChangeSet
+}
+
+/** A corpus case (`case.json`): the change under `change`, other keys ignored. */
+export interface ChangeCase {
+  /** The change. */
+  change: ChangeJson
+  [key: string]: unknown
+}
+
+/** What `patch` and `locate` take as the change: a `Change`, its JSON data, a case, or JSON text. */
+export type ChangeInput = Change | ChangeJson | ChangeCase | string
+
+/** What `patch` or `locate` did. */
+export type PatchOutcome = 'patched' | 'ambiguous' | 'not_found'
+
+/** A place that may be meant but that nothing in the repository confirms or rules out. */
+export interface PatchCandidate {
+  /** File, relative to the repository. */
+  file: string
+  /** 1-based line. */
+  line: number
+  /** Why it is a candidate and why it is not decided. */
+  reason: string
+}
+
+/** One changed file. */
+export interface PatchFileChange {
+  /** File, relative to the repository. */
+  file: string
+  /** Changed line ranges in the new file, 1-based and inclusive. */
+  lines: Array<[number, number]>
+  /** Why this file. */
+  explanations: string[]
+}
+
+/** The result of `patch` or `locate` (the CLI's `cloudoptim patch --format json`). */
+export interface PatchReport {
+  /**
+   * `patched` (the files were, or with `dryRun` would be, changed), `ambiguous` (more than one
+   * place could be meant; nothing changed) or `not_found` (nothing in the repository controls
+   * the target; nothing changed).
+   */
+  outcome: PatchOutcome
+  /** Files changed, relative to the repository. */
+  files: string[]
+  /** Candidates (ambiguous) or the places considered (not found). */
+  candidates: PatchCandidate[]
+  /** Warnings: unparsable files, architecture changes, skipped links. */
+  warnings: string[]
+  /** Unified diff of every change (empty when nothing changes). */
+  diff: string
+  /** Per changed file: lines and explanations. */
+  changes: PatchFileChange[]
+  /** The answer in words. */
+  explanation: string
+  /** Whether files were written (false for `dryRun`, `locate` and when nothing changes). */
+  written: boolean
+}
+
 /** The `Error` every function throws or rejects with for a cloudoptim failure. */
 export interface CloudoptimError extends Error {
   /**
@@ -333,7 +447,8 @@ export interface CloudoptimError extends Error {
    * `CLOUDOPTIM_FIELD`, `CLOUDOPTIM_UNRECOGNIZED`, `CLOUDOPTIM_SYMLINK_OUTSIDE_TREE`,
    * `CLOUDOPTIM_EMPTY_INPUT`, `CLOUDOPTIM_CATALOG`, `CLOUDOPTIM_UNKNOWN_INSTANCE_TYPE`,
    * `CLOUDOPTIM_UNKNOWN_ANALYZER`, `CLOUDOPTIM_ANALYZER_CONFIG`, `CLOUDOPTIM_ANALYZER_FAILED`,
-   * `CLOUDOPTIM_QUANTITY`.
+   * `CLOUDOPTIM_QUANTITY`, and for the IaC engine `CLOUDOPTIM_INVALID_CHANGE`,
+   * `CLOUDOPTIM_NOT_A_DIRECTORY`, `CLOUDOPTIM_VERIFICATION`.
    */
   code: string
   /** The file, for load errors. */

@@ -5,11 +5,13 @@
 //! they deep-equal `JSON.parse` of the Rust JSON); their TypeScript interfaces are in
 //! `header.d.ts`, prepended to the generated `index.d.ts`. Loading and analysis run on the libuv
 //! thread pool. Every core error becomes a JS `Error` whose `code` is
-//! `CLOUDOPTIM_<CORE CODE>`, with the detail fields attached.
+//! `CLOUDOPTIM_<CORE CODE>`, with the detail fields attached. The IaC engine (`patch`, `locate`)
+//! runs on the thread pool too; its report crosses as a plain object typed `PatchReport`.
 #![warn(clippy::unwrap_used, missing_docs)]
 
 use std::sync::Arc;
 
+use cloudoptim_core::iac;
 use cloudoptim_core::pipeline::{self, PricingOptions};
 use cloudoptim_core::quantity::Quantity;
 use napi::bindgen_prelude::*;
@@ -387,4 +389,163 @@ pub fn instance_type(env: &Env, name: String) -> Result<Value> {
 #[napi]
 pub fn version() -> String {
     cloudoptim_core::VERSION.to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Infrastructure as code
+// ---------------------------------------------------------------------------------------------
+
+/// A change as the JSON a change is written in (`{"target": …, "set": {"instance_types": …}}`):
+/// the core's own `Serialize` writes the setting keys as Rust variant names.
+fn change_value(change: &iac::Change) -> serde_json::Result<Value> {
+    let mut set = serde_json::Map::new();
+    for (key, value) in &change.set {
+        set.insert(key.as_str().to_string(), serde_json::to_value(value)?);
+    }
+    Ok(serde_json::json!({
+        "target": serde_json::to_value(&change.target)?,
+        "set": set,
+    }))
+}
+
+/// A change to make in an infrastructure repository: a `target` (a node group, NodePool or
+/// workload on a cluster) and the values to `set`. Validated when made.
+#[napi]
+pub struct Change {
+    inner: iac::Change,
+}
+
+#[napi]
+impl Change {
+    /// Validates `{ target, set }`. Throws `CLOUDOPTIM_INVALID_CHANGE` on an unknown key, a value
+    /// of the wrong type, an unknown instance type or a setting that does not apply to the target.
+    #[napi(constructor, ts_args_type = "change: ChangeJson")]
+    pub fn new(env: Env, change: Value) -> Result<Self> {
+        let inner = iac::Change::from_value(change).map_err(|e| js_error(&env, &e.into()))?;
+        Ok(Change { inner })
+    }
+
+    /// Parses and validates a change from JSON text: a change object, or a corpus `case.json`
+    /// whose `change` key holds one. Throws `CLOUDOPTIM_INVALID_CHANGE`.
+    #[napi(factory)]
+    pub fn from_json(env: Env, text: String) -> Result<Self> {
+        let inner = iac::Change::from_json(&text).map_err(|e| js_error(&env, &e.into()))?;
+        Ok(Change { inner })
+    }
+
+    /// The target: `kind`, `cluster`, `name`, and `namespace` and `container` when given.
+    #[napi(getter, ts_return_type = "ChangeTarget")]
+    pub fn target(&self) -> Result<Value> {
+        json(serde_json::to_value(&self.inner.target))
+    }
+
+    /// The values to set, by key (`instance_types`, `requests.cpu`, …).
+    #[napi(getter, ts_return_type = "ChangeSet")]
+    pub fn set(&self) -> Result<Value> {
+        let mut v = json(change_value(&self.inner))?;
+        Ok(v["set"].take())
+    }
+
+    /// The change as plain JSON data, `{ target, set }` (also what `JSON.stringify` writes).
+    #[napi(js_name = "toJSON", ts_return_type = "ChangeJson")]
+    pub fn to_json(&self) -> Result<Value> {
+        json(change_value(&self.inner))
+    }
+}
+
+/// Options of `patch`.
+#[napi(object)]
+#[derive(Default)]
+pub struct PatchOptions {
+    /// Report the diff without writing anything.
+    pub dry_run: Option<bool>,
+}
+
+/// Locates (and patches) on the libuv thread pool.
+pub struct PatchTask {
+    repo: String,
+    change: String,
+    dry_run: bool,
+    locate_only: bool,
+}
+
+impl<'task> napi::ScopedTask<'task> for PatchTask {
+    type Output = CoreResult<iac::PatchReport>;
+    type JsValue = Unknown<'task>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        Ok(pipeline::patch_repo(
+            std::path::Path::new(&self.repo),
+            &self.change,
+            self.dry_run,
+            self.locate_only,
+        ))
+    }
+
+    fn resolve(&mut self, env: &'task Env, output: Self::Output) -> Result<Unknown<'task>> {
+        let report = output.map_err(|e| js_error(env, &e))?;
+        env.to_js_value(&report)
+    }
+}
+
+/// The change argument as JSON text for `pipeline::patch_repo`.
+fn change_text(env: &Env, change: Either3<&Change, String, Object>) -> Result<String> {
+    let value = match change {
+        Either3::A(c) => json(change_value(&c.inner))?,
+        Either3::B(text) => return Ok(text),
+        Either3::C(obj) => env.from_js_value::<Value, _>(obj)?,
+    };
+    serde_json::to_string(&value).map_err(|e| {
+        Error::new(
+            Status::GenericFailure,
+            format!("cannot convert to JSON: {e}"),
+        )
+    })
+}
+
+/// Finds the one place in the infrastructure repository `repo` (Terraform/Terragrunt, eksctl,
+/// Karpenter, plain manifests and Kustomize, Helm) that controls the change's target and changes
+/// only those bytes, then verifies the edit by re-reading it; on the libuv thread pool. `change`
+/// is a `Change`, a `{ target, set }` object, a corpus case (`{ change: … }`) or JSON text. With
+/// `dryRun`, nothing is written but the report holds the diff. An ambiguous or unknown target
+/// changes nothing (see `PatchReport.outcome`).
+///
+/// Rejects with `CLOUDOPTIM_INVALID_CHANGE` (before reading anything),
+/// `CLOUDOPTIM_NOT_A_DIRECTORY`, `CLOUDOPTIM_VERIFICATION` (the edit did not verify; nothing was
+/// written) or `CLOUDOPTIM_IO`.
+#[napi(
+    ts_args_type = "repo: string, change: ChangeInput, options?: PatchOptions | undefined | null",
+    ts_return_type = "Promise<PatchReport>"
+)]
+pub fn patch(
+    env: &Env,
+    repo: String,
+    change: Either3<&Change, String, Object>,
+    options: Option<PatchOptions>,
+) -> Result<AsyncTask<PatchTask>> {
+    Ok(AsyncTask::new(PatchTask {
+        repo,
+        change: change_text(env, change)?,
+        dry_run: options.unwrap_or_default().dry_run.unwrap_or(false),
+        locate_only: false,
+    }))
+}
+
+/// Like `patch`, but only reports where the change would go: nothing is written, the report
+/// still holds the diff. Rejects as `patch` does.
+#[napi(
+    ts_args_type = "repo: string, change: ChangeInput",
+    ts_return_type = "Promise<PatchReport>"
+)]
+pub fn locate(
+    env: &Env,
+    repo: String,
+    change: Either3<&Change, String, Object>,
+) -> Result<AsyncTask<PatchTask>> {
+    Ok(AsyncTask::new(PatchTask {
+        repo,
+        change: change_text(env, change)?,
+        dry_run: false,
+        locate_only: true,
+    }))
 }

@@ -9,8 +9,8 @@ import * as esm from 'cloudoptim'
 
 const require = createRequire(import.meta.url)
 
-const API = ['Cluster', 'Report', 'analyze', 'analyzerNames', 'cpuMillicores', 'demoCluster', 'instanceType',
-  'loadCluster', 'memoryBytes', 'reportSchema', 'version']
+const API = ['Change', 'Cluster', 'Report', 'analyze', 'analyzerNames', 'cpuMillicores', 'demoCluster',
+  'instanceType', 'loadCluster', 'locate', 'memoryBytes', 'patch', 'reportSchema', 'version']
 
 describe('module entry points', () => {
   it('ESM named imports work', async () => {

@@ -8,13 +8,19 @@ import {
   demoCluster,
   instanceType,
   loadCluster,
+  locate,
   memoryBytes,
+  patch,
   reportSchema,
   version,
+  Change,
   Cluster,
   Report,
 } from 'cloudoptim'
 import type {
+  ChangeJson,
+  ChangeSet,
+  ChangeTarget,
   ClusterJson,
   ClusterSummary,
   CloudoptimError,
@@ -25,6 +31,11 @@ import type {
   Recommendation,
   RecommendationKind,
   ReportJson,
+  PatchCandidate,
+  PatchFileChange,
+  PatchOutcome,
+  PatchReport,
+  FieldChange,
   Target,
   Totals,
 } from 'cloudoptim'
@@ -61,6 +72,23 @@ export async function main(): Promise<number> {
   const schema: Record<string, unknown> = reportSchema()
   const v: string = version()
 
+  const fieldChanges: FieldChange[] = first.changes
+  const change = new Change({ target: { kind: 'NodeGroup', cluster: 'prod-eks', name: 'main-app' }, set: { instance_types: ['m6i.large'] } })
+  const changeTarget: ChangeTarget = change.target
+  const values: ChangeSet = change.set
+  const cpu: string | undefined = values['requests.cpu']
+  const changeJson: ChangeJson = change.toJSON()
+  const patched: PatchReport = await patch('infra/', change, { dryRun: true })
+  await patch('infra/', changeJson)
+  await patch('infra/', { description: 'a corpus case', change: changeJson, expect: { outcome: 'patched' } })
+  const located: PatchReport = await locate('infra/', JSON.stringify(changeJson))
+  await locate('infra/', Change.fromJson('{}'))
+  const outcome: PatchOutcome = patched.outcome
+  const candidate: PatchCandidate | undefined = located.candidates[0]
+  const fileChange: PatchFileChange | undefined = patched.changes[0]
+  const range: [number, number] | undefined = fileChange?.lines[0]
+  const written: boolean = patched.written && located.diff.length > 0
+
   try {
     instanceType('m5.huge')
   } catch (e) {
@@ -84,6 +112,18 @@ export async function main(): Promise<number> {
   const badTotals: number = report.totals
   // @ts-expect-error: Cluster has no public constructor arguments of this shape
   new Cluster('x')
+  // @ts-expect-error: an outcome is one of three strings
+  const badOutcome: PatchOutcome = 'done'
+  // @ts-expect-error: the target kind is checked
+  new Change({ target: { kind: 'Pod', cluster: 'c', name: 'n' }, set: { replicas: 1 } })
+  // @ts-expect-error: settings are typed (`min_size` is a number)
+  new Change({ target: { kind: 'NodeGroup', cluster: 'c', name: 'n' }, set: { min_size: '1' } })
+  // @ts-expect-error: option names are checked (`dryRun`, not `dry_run`)
+  await patch('infra/', change, { dry_run: true })
+  // @ts-expect-error: the change is a Change, its JSON or text
+  await locate('infra/', 42)
+  // @ts-expect-error: a report is not a string
+  const badReport: string = patched
 
   return saving + nodes + mem + groups.length + byKind.length + name.length + text.length + notes.length
 }

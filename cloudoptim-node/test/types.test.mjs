@@ -35,9 +35,16 @@ function declarations() {
   return out
 }
 
-/** The TypeScript type a schema node stands for, without spaces (`string|null`, `Change[]`). */
+/**
+ * Schema `$defs` whose TypeScript interface has another name: `Change` is the IaC change class,
+ * so a recommendation's field change is `FieldChange`.
+ */
+const RENAMED = { Change: 'FieldChange' }
+const tsName = (def) => RENAMED[def] ?? def
+
+/** The TypeScript type a schema node stands for, without spaces (`string|null`, `FieldChange[]`). */
 function tsType(node) {
-  if (node.$ref) return node.$ref.split('/').pop()
+  if (node.$ref) return tsName(node.$ref.split('/').pop())
   for (const key of ['anyOf', 'oneOf']) {
     if (node[key]) return node[key].map(tsType).join('|')
   }
@@ -94,18 +101,23 @@ describe('TypeScript interfaces match the report JSON Schema', () => {
   })
 
   for (const [name, def] of Object.entries(schema.$defs)) {
-    it(`${name} matches $defs/${name}`, () => {
+    it(`${tsName(name)} matches $defs/${name}`, () => {
       if (def.properties) {
-        checkInterface(name, def, `$defs/${name}`)
+        checkInterface(tsName(name), def, `$defs/${name}`)
       } else {
         const values = (def.oneOf ?? def.anyOf ?? []).map((v) => v.const).concat(def.enum ?? [])
         assert.ok(values.length > 0 && values.every((v) => typeof v === 'string'), `unexpected $defs/${name}`)
-        const d = decls.get(name)
-        assert.ok(d?.union, `index.d.ts has no union type ${name}`)
+        const d = decls.get(tsName(name))
+        assert.ok(d?.union, `index.d.ts has no union type ${tsName(name)}`)
         assert.deepEqual([...d.union].sort(), [...values].sort(), `${name} members differ`)
       }
     })
   }
+
+  it('has no interface Change that would merge into the Change class', () => {
+    assert.equal(decls.get('Change'), undefined)
+    assert.ok(decls.get('FieldChange')?.fields)
+  })
 
   it('covers Report, Recommendation and Totals', () => {
     for (const name of ['Recommendation', 'Totals', 'CostSummary', 'ClusterSummary']) {
@@ -139,6 +151,13 @@ describe('TypeScript interfaces match the objects returned', () => {
       'export declare function instanceType(name: string): InstanceType',
       'export declare function loadCluster(path: string, options?: LoadClusterOptions | undefined | null): Promise<Cluster>',
       'export declare function analyze(cluster: Cluster | string, options?: AnalyzeOptions | undefined | null): Promise<Report>',
+      'export declare function patch(repo: string, change: ChangeInput, options?: PatchOptions | undefined | null): Promise<PatchReport>',
+      'export declare function locate(repo: string, change: ChangeInput): Promise<PatchReport>',
+      'constructor(change: ChangeJson)',
+      'static fromJson(text: string): Change',
+      'get target(): ChangeTarget',
+      'get set(): ChangeSet',
+      'toJSON(): ChangeJson',
     ]) {
       assert.ok(src.includes(sig), `index.d.ts lacks \`${sig}\``)
     }

@@ -12,11 +12,14 @@ use std::sync::Arc;
 
 use cloudoptim_core::pipeline::{self, PricingOptions};
 use cloudoptim_core::quantity::Quantity;
-use cloudoptim_core::{analyzers, demo, report};
-use pyo3::exceptions::{PyException, PyLookupError, PyRuntimeError, PyUserWarning, PyValueError};
+use cloudoptim_core::{analyzers, demo, iac, report};
+use pyo3::exceptions::{
+    PyException, PyLookupError, PyNotADirectoryError, PyRuntimeError, PyTypeError, PyUserWarning,
+    PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyFloat, PyTuple, PyType};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use pyo3::{IntoPyObjectExt, PyTypeInfo};
 
 // ---------------------------------------------------------------------------------------------
@@ -78,15 +81,32 @@ pyo3::create_exception!(
      (`analyzer_config`) or failed (`analyzer_failed`)."
 );
 
+pyo3::create_exception!(
+    cloudoptim,
+    VerificationError,
+    CloudOptimError,
+    "An IaC edit did not verify (code `verification`): re-reading the edited files did not give \
+     the requested values, so nothing was written."
+);
+
 const UNKNOWN_INSTANCE_TYPE_DOC: &str =
     "An instance type is not in the catalog (code `unknown_instance_type`); `name` is the type.";
 const QUANTITY_ERROR_DOC: &str =
     "A Kubernetes quantity string is malformed or out of range (code `quantity`).";
+const INVALID_CHANGE_DOC: &str = "An IaC change is malformed (code `invalid_change`): an unknown \
+     key, a value of the wrong type, an unknown instance type, a setting that does not apply to \
+     the target. Raised before any file is read.";
+const REPOSITORY_ERROR_DOC: &str =
+    "The repository given to `patch()` or `locate()` is not a directory (code `not_a_directory`).";
 
 /// `UnknownInstanceTypeError(CatalogError, LookupError)`, created on first use.
 static UNKNOWN_INSTANCE_TYPE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 /// `QuantityError(CloudOptimError, ValueError)`, created on first use.
 static QUANTITY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+/// `InvalidChangeError(CloudOptimError, ValueError)`, created on first use.
+static INVALID_CHANGE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+/// `RepositoryError(CloudOptimError, NotADirectoryError)`, created on first use.
+static REPOSITORY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Creates an exception class with two bases (which `create_exception!` cannot), as
 /// `type(name, bases, {...})` does in Python.
@@ -135,6 +155,38 @@ fn quantity_error(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
         .map(|t| t.bind(py).clone())
 }
 
+fn invalid_change_error(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    INVALID_CHANGE_ERROR
+        .get_or_try_init(py, || {
+            two_base_exception(
+                py,
+                "InvalidChangeError",
+                INVALID_CHANGE_DOC,
+                (
+                    CloudOptimError::type_object(py),
+                    PyValueError::type_object(py),
+                ),
+            )
+        })
+        .map(|t| t.bind(py).clone())
+}
+
+fn repository_error(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    REPOSITORY_ERROR
+        .get_or_try_init(py, || {
+            two_base_exception(
+                py,
+                "RepositoryError",
+                REPOSITORY_ERROR_DOC,
+                (
+                    CloudOptimError::type_object(py),
+                    PyNotADirectoryError::type_object(py),
+                ),
+            )
+        })
+        .map(|t| t.bind(py).clone())
+}
+
 /// The exception class for an error code of `cloudoptim_core::Error::code()`.
 fn exception_type<'py>(py: Python<'py>, code: &str) -> PyResult<Bound<'py, PyType>> {
     Ok(match code {
@@ -149,6 +201,9 @@ fn exception_type<'py>(py: Python<'py>, code: &str) -> PyResult<Bound<'py, PyTyp
             AnalyzerError::type_object(py)
         }
         "quantity" => quantity_error(py)?,
+        "invalid_change" => invalid_change_error(py)?,
+        "not_a_directory" => repository_error(py)?,
+        "verification" => VerificationError::type_object(py),
         // a code added to the core later still raises a CloudOptimError
         _ => CloudOptimError::type_object(py),
     })
@@ -540,8 +595,8 @@ fn reduce<'py>(
     PyTuple::new(py, [restore.clone().into_any(), args.into_any()])
 }
 
-/// Rebuilds a `Cluster`, `Report` or `Recommendation` from the JSON its `__reduce__` wrote
-/// (used by pickle).
+/// Rebuilds a `Cluster`, `Report`, `Recommendation` or `PatchReport` from the JSON its
+/// `__reduce__` wrote (used by pickle).
 #[pyfunction]
 fn _from_json<'py>(py: Python<'py>, kind: &str, text: &str) -> PyResult<Bound<'py, PyAny>> {
     let invalid = |e: serde_json::Error| PyValueError::new_err(format!("invalid {kind} JSON: {e}"));
@@ -567,8 +622,304 @@ fn _from_json<'py>(py: Python<'py>, kind: &str, text: &str) -> PyResult<Bound<'p
             },
         )?
         .into_any()),
+        "PatchReport" => Ok(Bound::new(
+            py,
+            PatchReport {
+                inner: Arc::new(serde_json::from_str(text).map_err(invalid)?),
+            },
+        )?
+        .into_any()),
         _ => Err(PyValueError::new_err(format!("unknown kind {kind:?}"))),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Infrastructure as code: changes and patch reports
+// ---------------------------------------------------------------------------------------------
+
+/// An `InvalidChangeError` with this message (as the core words its own).
+fn invalid_change(message: String) -> PyErr {
+    to_py_err(iac::IacError::InvalidChange(message).into())
+}
+
+/// Plain Python data (dict with str keys, list, tuple, str, int, float, bool, None) as JSON, for
+/// the core to validate. Anything else raises `InvalidChangeError` naming where it is.
+fn json_value(value: &Bound<'_, PyAny>, at: &str) -> PyResult<serde_json::Value> {
+    use serde_json::Value;
+    if value.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = value.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if value.is_instance_of::<PyInt>() {
+        if let Ok(i) = value.extract::<i64>() {
+            return Ok(Value::from(i));
+        }
+        if let Ok(u) = value.extract::<u64>() {
+            return Ok(Value::from(u));
+        }
+        return Err(invalid_change(format!("`{at}`: integer out of range")));
+    }
+    if let Ok(f) = value.cast::<PyFloat>() {
+        return serde_json::Number::from_f64(f.value())
+            .map(Value::Number)
+            .ok_or_else(|| invalid_change(format!("`{at}`: {} is not a JSON number", f.value())));
+    }
+    if let Ok(s) = value.cast::<PyString>() {
+        return Ok(Value::String(s.to_str()?.to_string()));
+    }
+    if let Ok(d) = value.cast::<PyDict>() {
+        let mut map = serde_json::Map::new();
+        for (k, v) in d.iter() {
+            let key = k.cast::<PyString>().map_err(|_| {
+                invalid_change(format!("`{at}`: key {} is not a str", py_repr_lossy(&k)))
+            })?;
+            let key = key.to_str()?.to_string();
+            let inner = if at.is_empty() {
+                key.clone()
+            } else {
+                format!("{at}.{key}")
+            };
+            map.insert(key, json_value(&v, &inner)?);
+        }
+        return Ok(Value::Object(map));
+    }
+    if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+        let mut items = Vec::new();
+        for (i, v) in value.try_iter()?.enumerate() {
+            items.push(json_value(&v?, &format!("{at}[{i}]"))?);
+        }
+        return Ok(Value::Array(items));
+    }
+    Err(invalid_change(format!(
+        "`{at}`: a {} is not JSON data",
+        value.get_type().name()?
+    )))
+}
+
+/// `repr(value)`, or `?` when even that fails.
+fn py_repr_lossy(value: &Bound<'_, PyAny>) -> String {
+    value
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "?".to_string())
+}
+
+/// A change as the JSON a change is written in (`{"target": …, "set": {"instance_types": …}}`):
+/// the core's own `Serialize` writes the setting keys as Rust variant names.
+fn change_value(change: &iac::Change) -> serde_json::Result<serde_json::Value> {
+    let mut set = serde_json::Map::new();
+    for (key, value) in &change.set {
+        set.insert(key.as_str().to_string(), serde_json::to_value(value)?);
+    }
+    Ok(serde_json::json!({
+        "target": serde_json::to_value(&change.target)?,
+        "set": set,
+    }))
+}
+
+/// The change argument of `patch()`/`locate()` as JSON text for `pipeline::patch_repo`: a
+/// `Change`, a dict (a change, or a corpus case with a `change` key) or JSON text.
+fn change_text(change: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(c) = change.cast::<Change>() {
+        return serde_json::to_string(&change_value(&c.get().inner).map_err(json_err)?)
+            .map_err(json_err);
+    }
+    if let Ok(s) = change.cast::<PyString>() {
+        return Ok(s.to_str()?.to_string());
+    }
+    if change.is_instance_of::<PyDict>() {
+        return serde_json::to_string(&json_value(change, "")?).map_err(json_err);
+    }
+    Err(PyTypeError::new_err(
+        "change must be a Change, a dict or a JSON str",
+    ))
+}
+
+/// A change to make in an infrastructure repository: a `target` (a node group, NodePool or
+/// workload on a cluster) and the values to `set`. Validated when made; immutable.
+#[pyclass(frozen, eq, module = "cloudoptim", name = "Change")]
+#[derive(PartialEq)]
+struct Change {
+    inner: iac::Change,
+}
+
+#[pymethods]
+impl Change {
+    /// Validates `target` (`kind`, `cluster`, `name`, optional `namespace` and `container`) and
+    /// `set` (`instance_types`, `capacity_type`, `min_size`, … or `requests.cpu`, …, `replicas`).
+    /// Raises `InvalidChangeError` when they are not a valid change.
+    #[new]
+    fn new(target: &Bound<'_, PyDict>, set: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let value = serde_json::json!({
+            "target": json_value(target.as_any(), "target")?,
+            "set": json_value(set.as_any(), "set")?,
+        });
+        let inner = iac::Change::from_value(value).map_err(|e| to_py_err(e.into()))?;
+        Ok(Change { inner })
+    }
+
+    /// Parses and validates a change from JSON text: a change object, or a corpus `case.json`
+    /// whose `change` key holds one. Raises `InvalidChangeError`.
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<Change> {
+        let inner = iac::Change::from_json(text).map_err(|e| to_py_err(e.into()))?;
+        Ok(Change { inner })
+    }
+
+    /// The target: `kind`, `cluster`, `name`, and `namespace` and `container` when given.
+    #[getter]
+    fn target<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.target))
+    }
+
+    /// The values to set, by key (`instance_types`, `requests.cpu`, …).
+    #[getter]
+    fn set<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let value = change_value(&self.inner).map_err(json_err)?;
+        to_python(py, serde_json::to_string(&value["set"]))
+    }
+
+    /// The change as plain Python data: `{"target": …, "set": …}`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(
+            py,
+            change_value(&self.inner).and_then(|v| serde_json::to_string(&v)),
+        )
+    }
+
+    /// The change as pretty JSON, which `Change.from_json()` reads back.
+    fn to_json(&self) -> PyResult<String> {
+        change_value(&self.inner)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .map_err(json_err)
+    }
+
+    /// A readable summary.
+    fn __repr__<'py>(&self, py: Python<'py>) -> PyResult<String> {
+        Ok(format!(
+            "Change(target={}, set={})",
+            self.target(py)?.repr()?,
+            self.set(py)?.repr()?
+        ))
+    }
+
+    /// Pickle support: rebuilt by the constructor.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let args = PyTuple::new(py, [self.target(py)?, self.set(py)?])?;
+        PyTuple::new(py, [py.get_type::<Change>().into_any(), args.into_any()])
+    }
+}
+
+/// What `patch()` or `locate()` did: the outcome, the files changed with the unified diff and
+/// why, or the candidates when the target is ambiguous or not found.
+#[pyclass(frozen, eq, module = "cloudoptim", name = "PatchReport")]
+#[derive(PartialEq)]
+struct PatchReport {
+    inner: Arc<iac::PatchReport>,
+}
+
+#[pymethods]
+impl PatchReport {
+    /// `patched` (the files were, or with `dry_run` would be, changed), `ambiguous` (more than
+    /// one place could be meant; nothing changed) or `not_found` (nothing in the repository
+    /// controls the target; nothing changed).
+    #[getter]
+    fn outcome(&self) -> PyResult<String> {
+        match serde_json::to_value(self.inner.outcome).map_err(json_err)? {
+            serde_json::Value::String(s) => Ok(s),
+            other => Ok(other.to_string()),
+        }
+    }
+
+    /// Files changed, relative to the repository.
+    #[getter]
+    fn files(&self) -> Vec<String> {
+        self.inner.files.clone()
+    }
+
+    /// Candidates (ambiguous) or the places considered (not found): dicts with `file`, `line`
+    /// (1-based) and `reason`.
+    #[getter]
+    fn candidates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.candidates))
+    }
+
+    /// Warnings: unparsable files, architecture changes, skipped links.
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.inner.warnings.clone()
+    }
+
+    /// The unified diff of every change (empty when nothing changes).
+    #[getter]
+    fn diff(&self) -> &str {
+        &self.inner.diff
+    }
+
+    /// Per changed file: dicts with `file`, `lines` (changed 1-based inclusive ranges in the new
+    /// file, as `[first, last]` lists) and `explanations`.
+    #[getter]
+    fn changes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.changes))
+    }
+
+    /// The answer in words.
+    #[getter]
+    fn explanation(&self) -> &str {
+        &self.inner.explanation
+    }
+
+    /// Whether files were written (false for `dry_run`, `locate()` and when nothing changes).
+    #[getter]
+    fn written(&self) -> bool {
+        self.inner.written
+    }
+
+    /// The report as plain Python data (the parsed `to_json()`).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&*self.inner))
+    }
+
+    /// The report as pretty JSON, as `cloudoptim patch … --format json` prints it (without the
+    /// final newline).
+    fn to_json(&self) -> PyResult<String> {
+        serde_json::to_string_pretty(&*self.inner).map_err(json_err)
+    }
+
+    /// A readable summary.
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "PatchReport(outcome={}, files={}, candidates={}, written={})",
+            py_repr(py, self.outcome()?)?,
+            py_repr(py, self.inner.files.clone())?,
+            self.inner.candidates.len(),
+            py_repr(py, self.inner.written)?
+        ))
+    }
+
+    /// Pickle support: rebuilt from its JSON by `_from_json`.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        reduce(py, "PatchReport", serde_json::to_string(&*self.inner))
+    }
+}
+
+/// Runs `pipeline::patch_repo` with the GIL released.
+fn run_patch(
+    py: Python<'_>,
+    repo: PathBuf,
+    change: &Bound<'_, PyAny>,
+    dry_run: bool,
+    locate_only: bool,
+) -> PyResult<PatchReport> {
+    let text = change_text(change)?;
+    let report = py
+        .detach(move || pipeline::patch_repo(&repo, &text, dry_run, locate_only))
+        .map_err(to_py_err)?;
+    Ok(PatchReport {
+        inner: Arc::new(report),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -685,6 +1036,32 @@ fn instance_type<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>
     to_python(py, serde_json::to_string(&it))
 }
 
+/// Finds the one place in the infrastructure repository `repo` (Terraform/Terragrunt, eksctl,
+/// Karpenter, plain manifests and Kustomize, Helm) that controls the change's target and changes
+/// only those bytes, then verifies the edit by re-reading it. `change` is a `Change`, a dict (a
+/// change, or a corpus case with a `change` key) or JSON text. With `dry_run`, nothing is
+/// written but the report holds the diff. An ambiguous or unknown target changes nothing (see
+/// `PatchReport.outcome`). Raises `InvalidChangeError` before reading anything when the change
+/// is malformed, `RepositoryError` when `repo` is not a directory, `VerificationError` when the
+/// edit does not verify (nothing is written), `InputError` when a file cannot be read or written.
+#[pyfunction]
+#[pyo3(signature = (repo, change, *, dry_run = false))]
+fn patch(
+    py: Python<'_>,
+    repo: PathBuf,
+    change: &Bound<'_, PyAny>,
+    dry_run: bool,
+) -> PyResult<PatchReport> {
+    run_patch(py, repo, change, dry_run, false)
+}
+
+/// Like `patch()`, but only reports where the change would go: nothing is written, the report
+/// still holds the diff. Raises as `patch()` does.
+#[pyfunction]
+fn locate(py: Python<'_>, repo: PathBuf, change: &Bound<'_, PyAny>) -> PyResult<PatchReport> {
+    run_patch(py, repo, change, false, true)
+}
+
 /// Runs the `cloudoptim` command line with these arguments (the first is the program name),
 /// writing to `sys.stdout` and `sys.stderr`; returns the exit code (0 success, 1 failure,
 /// 2 usage error).
@@ -723,6 +1100,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Cluster>()?;
     m.add_class::<Report>()?;
     m.add_class::<Recommendation>()?;
+    m.add_class::<Change>()?;
+    m.add_class::<PatchReport>()?;
     for f in [
         wrap_pyfunction!(load_cluster, m)?,
         wrap_pyfunction!(demo_cluster, m)?,
@@ -732,6 +1111,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(cpu_millicores, m)?,
         wrap_pyfunction!(memory_bytes, m)?,
         wrap_pyfunction!(instance_type, m)?,
+        wrap_pyfunction!(patch, m)?,
+        wrap_pyfunction!(locate, m)?,
         wrap_pyfunction!(cli_main, m)?,
         wrap_pyfunction!(_from_json, m)?,
     ] {
@@ -750,6 +1131,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UnknownInstanceTypeError", unknown_instance_type_error(py)?)?;
     m.add("AnalyzerError", AnalyzerError::type_object(py))?;
     m.add("QuantityError", quantity_error(py)?)?;
+    m.add("InvalidChangeError", invalid_change_error(py)?)?;
+    m.add("RepositoryError", repository_error(py)?)?;
+    m.add("VerificationError", VerificationError::type_object(py))?;
     // `name` is set on instances only for unknown analyzers: default it to None on the class
     AnalyzerError::type_object(py).setattr("name", py.None())?;
     Ok(())

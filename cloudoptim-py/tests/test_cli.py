@@ -26,7 +26,9 @@ def test_demo_json_equals_the_api(cli: str, demo_report: cloudoptim.Report) -> N
 def test_demo_table_equals_the_api(cli: str, demo_report: cloudoptim.Report) -> None:
     p = run(cli, "demo")
     assert p.returncode == 0, p.stderr
-    assert p.stdout == demo_report.to_table()
+    # the report table first, then the consolidation plan
+    assert p.stdout.startswith(demo_report.to_table())
+    assert "Consolidation (replace)" in p.stdout[len(demo_report.to_table()):]
 
 
 def test_analyze_real_files_equals_the_api(cli: str, shared_data: Path) -> None:

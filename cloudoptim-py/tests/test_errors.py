@@ -15,11 +15,14 @@ from cloudoptim import (
     CloudOptimError,
     FieldError,
     InputError,
+    InvalidChangeError,
     ParseError,
     QuantityError,
+    RepositoryError,
     UnknownInstanceTypeError,
     UnrecognizedInputError,
     UnsafePathError,
+    VerificationError,
 )
 
 BAD_POD = {
@@ -179,6 +182,9 @@ EXCEPTIONS = [
     UnknownInstanceTypeError,
     AnalyzerError,
     QuantityError,
+    InvalidChangeError,
+    RepositoryError,
+    VerificationError,
 ]
 
 
@@ -202,3 +208,5 @@ def test_every_exported_exception_is_listed() -> None:
     assert issubclass(UnrecognizedInputError, InputError) and issubclass(UnsafePathError, InputError)
     assert issubclass(UnknownInstanceTypeError, CatalogError)
     assert not issubclass(AnalyzerError, InputError)
+    assert issubclass(InvalidChangeError, ValueError) and issubclass(RepositoryError, NotADirectoryError)
+    assert not issubclass(RepositoryError, InputError) and not issubclass(VerificationError, InputError)

@@ -61,11 +61,23 @@ def test_typed_usage_passes_mypy_strict(tmp_path: Path) -> None:
                 ns: str | None = rec.target.get("namespace")
                 saving: float = rec.monthly_savings_usd
             millis: int = cloudoptim.cpu_millicores("100m")
+            change = cloudoptim.Change(
+                {"kind": "NodeGroup", "cluster": "prod-eks", "name": "main-app"},
+                {"instance_types": ["m6i.large"], "min_size": 2},
+            )
+            types: list[str] | None = change.set.get("instance_types")
+            patched: cloudoptim.PatchReport = cloudoptim.patch(Path("infra"), change, dry_run=True)
+            outcome: str = patched.outcome
+            first_line: int = patched.candidates[0]["line"]
+            located = cloudoptim.locate("infra", {"target": change.target, "set": {"requests.cpu": "1"}})
+            written: bool = located.written or cloudoptim.locate("infra", change.to_json()).written
             vcpu: int = cloudoptim.instance_type("m5.large")["vcpu"]
             try:
                 cloudoptim.load_cluster("x")
             except cloudoptim.ParseError as e:
                 where: tuple[str, int, int] = (e.path, e.line, e.column)
+            except cloudoptim.InvalidChangeError as e:
+                bad_change: ValueError = e
             except cloudoptim.CloudOptimError as e:
                 code: str = e.code
             """

@@ -3,11 +3,17 @@
 
 mod empty_nodes;
 mod ghost_instances;
+mod node_rightsizing;
+mod office_hours;
+mod oom;
 mod rightsizing;
 mod zombie_volumes;
 
 pub use empty_nodes::EmptyNodes;
 pub use ghost_instances::GhostInstances;
+pub use node_rightsizing::{NodeRightsizing, NodeRightsizingConfig};
+pub use office_hours::{OfficeHours, OfficeHoursConfig, OfficeHoursOutput};
+pub use oom::OomRemediation;
 pub use rightsizing::{RightsizingConfig, WorkloadRightsizing};
 pub use zombie_volumes::ZombieVolumes;
 
@@ -128,6 +134,9 @@ pub trait Analyzer: Send + Sync {
 pub fn builtin() -> Vec<Box<dyn Analyzer>> {
     vec![
         Box::new(WorkloadRightsizing::default()),
+        Box::new(OomRemediation::default()),
+        Box::new(NodeRightsizing::default()),
+        Box::new(OfficeHours::default()),
         Box::new(EmptyNodes),
         Box::new(ZombieVolumes::default()),
         Box::new(GhostInstances::default()),

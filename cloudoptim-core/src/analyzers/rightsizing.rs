@@ -112,6 +112,18 @@ impl Analyzer for WorkloadRightsizing {
             let base_monthly = ctx.costs.workload_monthly(wref);
             let Some(first) = pods.first() else { continue };
             for c in &first.containers {
+                // containers killed by the OOM killer are the OOM analyzer's
+                let oom = pods.iter().any(|p| {
+                    p.containers.iter().any(|x| {
+                        x.name == c.name
+                            && x.last_termination
+                                .as_ref()
+                                .is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"))
+                    })
+                });
+                if oom {
+                    continue;
+                }
                 let mut s = Series {
                     cpu: vec![],
                     memory: vec![],

@@ -73,24 +73,34 @@ pub struct ChangeTarget {
 #[non_exhaustive]
 pub enum SetKey {
     /// `instance_types`.
+    #[serde(rename = "instance_types")]
     InstanceTypes,
     /// `capacity_type`.
+    #[serde(rename = "capacity_type")]
     CapacityType,
     /// `min_size`.
+    #[serde(rename = "min_size")]
     MinSize,
     /// `max_size`.
+    #[serde(rename = "max_size")]
     MaxSize,
     /// `desired_size`.
+    #[serde(rename = "desired_size")]
     DesiredSize,
     /// `requests.cpu`.
+    #[serde(rename = "requests.cpu")]
     RequestsCpu,
     /// `requests.memory`.
+    #[serde(rename = "requests.memory")]
     RequestsMemory,
     /// `limits.cpu`.
+    #[serde(rename = "limits.cpu")]
     LimitsCpu,
     /// `limits.memory`.
+    #[serde(rename = "limits.memory")]
     LimitsMemory,
     /// `replicas`.
+    #[serde(rename = "replicas")]
     Replicas,
 }
 
@@ -417,6 +427,14 @@ mod tests {
             c.set[&SetKey::InstanceTypes],
             SetValue::List(vec!["t4g.large".into()])
         );
+    }
+
+    #[test]
+    fn a_change_serialises_in_its_own_input_format() {
+        let text = r#"{"target":{"kind":"Deployment","cluster":"c","namespace":"n","name":"w"},"set":{"requests.cpu":"500m","replicas":3}}"#;
+        let c = Change::from_json(text).unwrap();
+        let again = Change::from_json(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(c, again);
     }
 
     #[test]

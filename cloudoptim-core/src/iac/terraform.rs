@@ -218,13 +218,16 @@ impl<'r> Terraform<'r> {
             called.insert(*mi);
         }
         let mut queue: Vec<usize> = Vec::new();
+        let var_files_by_dir = self.var_files();
         for mi in 0..self.modules.len() {
             if called.contains(&mi) {
                 continue;
             }
             // a root evaluated once per var file it owns, or once with automatic var files only
             let dir = self.modules[mi].dir.clone();
-            let var_files = self.var_files(&dir);
+            let var_files = var_files_by_dir
+                .get(dir.as_str())
+                .map_or(&[][..], Vec::as_slice);
             let auto: Vec<usize> = var_files
                 .iter()
                 .filter(|(_, auto)| *auto)
@@ -325,11 +328,12 @@ impl<'r> Terraform<'r> {
         self.instances.len() - 1
     }
 
-    /// `(file, automatic)` var files of a root directory.
-    fn var_files(&self, dir: &str) -> Vec<(usize, bool)> {
-        let mut out = Vec::new();
-        for (i, f) in self.repo.files.iter().enumerate() {
-            if f.kind != FileKind::TfVars || f.rel.rsplit_once('/').map_or("", |(d, _)| d) != dir {
+    /// `(file, automatic)` var files of every directory, in one pass over the repository.
+    fn var_files(&self) -> HashMap<&'r str, Vec<(usize, bool)>> {
+        let repo: &'r Repo = self.repo;
+        let mut out: HashMap<&'r str, Vec<(usize, bool)>> = HashMap::new();
+        for (i, f) in repo.files.iter().enumerate() {
+            if f.kind != FileKind::TfVars {
                 continue;
             }
             let name = f.rel.rsplit('/').next().unwrap_or("");
@@ -337,7 +341,8 @@ impl<'r> Terraform<'r> {
                 || name == "terraform.tfvars.json"
                 || name.ends_with(".auto.tfvars")
                 || name.ends_with(".auto.tfvars.json");
-            out.push((i, auto));
+            let dir = f.rel.rsplit_once('/').map_or("", |(d, _)| d);
+            out.entry(dir).or_default().push((i, auto));
         }
         out
     }

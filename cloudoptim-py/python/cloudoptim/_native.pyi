@@ -1,8 +1,8 @@
 """Type stubs of the native module ``cloudoptim._native`` (built from ``cloudoptim-py/src/lib.rs``).
 
 Use the ``cloudoptim`` package, which re-exports every public name. The dict shapes below are
-the JSON shapes of ``docs/schema/report.schema.json``; the underscore-named ``TypedDict``s exist
-only for type checkers.
+the JSON shapes of ``docs/schema/report.schema.json`` and of the IaC engine's change and patch
+report; the underscore-named ``TypedDict``s exist only for type checkers.
 """
 
 import os
@@ -14,6 +14,8 @@ __all__ = [
     "Cluster",
     "Report",
     "Recommendation",
+    "Change",
+    "PatchReport",
     "load_cluster",
     "demo_cluster",
     "analyze",
@@ -22,6 +24,8 @@ __all__ = [
     "cpu_millicores",
     "memory_bytes",
     "instance_type",
+    "patch",
+    "locate",
     "cli_main",
     "_from_json",
     "CloudOptimError",
@@ -34,6 +38,9 @@ __all__ = [
     "UnknownInstanceTypeError",
     "AnalyzerError",
     "QuantityError",
+    "InvalidChangeError",
+    "RepositoryError",
+    "VerificationError",
 ]
 
 __version__: str
@@ -160,9 +167,64 @@ class _InstanceType(TypedDict):
     max_pods: int
     od_price_us_east_1: float | None
 
+_TargetKind: TypeAlias = Literal["NodeGroup", "NodePool", "Deployment", "StatefulSet", "DaemonSet", "CronJob"]
+
+class _ChangeTargetRequired(TypedDict):
+    kind: _TargetKind
+    cluster: str
+    name: str
+
+class _ChangeTarget(_ChangeTargetRequired, total=False):
+    namespace: str
+    container: str
+
+# keys with a dot (``requests.cpu``) need the functional syntax
+_ChangeSet = TypedDict(
+    "_ChangeSet",
+    {
+        "instance_types": list[str],
+        "capacity_type": Literal["ON_DEMAND", "SPOT"],
+        "min_size": int,
+        "max_size": int,
+        "desired_size": int,
+        "requests.cpu": str,
+        "requests.memory": str,
+        "limits.cpu": str,
+        "limits.memory": str,
+        "replicas": int,
+    },
+    total=False,
+)
+
+class _ChangeDict(TypedDict):
+    target: _ChangeTarget
+    set: _ChangeSet
+
+_Outcome: TypeAlias = Literal["patched", "ambiguous", "not_found"]
+
+class _Candidate(TypedDict):
+    file: str
+    line: int
+    reason: str
+
+class _FileChange(TypedDict):
+    file: str
+    lines: list[list[int]]
+    explanations: list[str]
+
+class _PatchReportDict(TypedDict):
+    outcome: _Outcome
+    files: list[str]
+    candidates: list[_Candidate]
+    warnings: list[str]
+    diff: str
+    changes: list[_FileChange]
+    explanation: str
+    written: bool
+
 # --- classes -----------------------------------------------------------------------------------
 
-_Restore: TypeAlias = Callable[[str, str], Cluster | Report | Recommendation]
+_Restore: TypeAlias = Callable[[str, str], Cluster | Report | Recommendation | PatchReport]
 
 @final
 class Cluster:
@@ -244,6 +306,51 @@ class Recommendation:
     def __ne__(self, other: object, /) -> bool: ...
     def __reduce__(self) -> tuple[_Restore, tuple[str, str]]: ...
 
+@final
+class Change:
+    """A change to make in an infrastructure repository: a target and the values to set."""
+
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __new__(cls, target: _ChangeTarget | dict[str, Any], set: _ChangeSet | dict[str, Any]) -> Change: ...
+    @staticmethod
+    def from_json(text: str) -> Change: ...
+    @property
+    def target(self) -> _ChangeTarget: ...
+    @property
+    def set(self) -> _ChangeSet: ...
+    def to_dict(self) -> _ChangeDict: ...
+    def to_json(self) -> str: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __reduce__(self) -> tuple[type[Change], tuple[_ChangeTarget, _ChangeSet]]: ...
+
+@final
+class PatchReport:
+    """What ``patch()`` or ``locate()`` did: the outcome, files, diff, candidates and why."""
+
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    @property
+    def outcome(self) -> _Outcome: ...
+    @property
+    def files(self) -> list[str]: ...
+    @property
+    def candidates(self) -> list[_Candidate]: ...
+    @property
+    def warnings(self) -> list[str]: ...
+    @property
+    def diff(self) -> str: ...
+    @property
+    def changes(self) -> list[_FileChange]: ...
+    @property
+    def explanation(self) -> str: ...
+    @property
+    def written(self) -> bool: ...
+    def to_dict(self) -> _PatchReportDict: ...
+    def to_json(self) -> str: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __reduce__(self) -> tuple[_Restore, tuple[str, str]]: ...
+
 # --- exceptions --------------------------------------------------------------------------------
 
 class CloudOptimError(Exception):
@@ -290,6 +397,15 @@ class AnalyzerError(CloudOptimError):
 class QuantityError(CloudOptimError, ValueError):
     """A Kubernetes quantity string is malformed or out of range (code ``quantity``)."""
 
+class InvalidChangeError(CloudOptimError, ValueError):
+    """An IaC change is malformed (code ``invalid_change``); raised before any file is read."""
+
+class RepositoryError(CloudOptimError, NotADirectoryError):
+    """The repository given to ``patch()`` or ``locate()`` is not a directory (code ``not_a_directory``)."""
+
+class VerificationError(CloudOptimError):
+    """An IaC edit did not verify (code ``verification``); nothing was written."""
+
 # --- functions ---------------------------------------------------------------------------------
 
 def load_cluster(
@@ -313,5 +429,12 @@ def analyzer_names() -> list[str]: ...
 def cpu_millicores(q: str) -> int: ...
 def memory_bytes(q: str) -> int: ...
 def instance_type(name: str) -> _InstanceType: ...
+def patch(
+    repo: _StrPath,
+    change: Change | _ChangeDict | dict[str, Any] | str,
+    *,
+    dry_run: bool = False,
+) -> PatchReport: ...
+def locate(repo: _StrPath, change: Change | _ChangeDict | dict[str, Any] | str) -> PatchReport: ...
 def cli_main(argv: Sequence[str]) -> int: ...
-def _from_json(kind: str, text: str) -> Cluster | Report | Recommendation: ...
+def _from_json(kind: str, text: str) -> Cluster | Report | Recommendation | PatchReport: ...
