@@ -106,7 +106,40 @@ pub fn analyze_with(
     pricing: &PricingOptions,
     analyzer_names: Option<&[String]>,
 ) -> Result<Report> {
-    let mut opts = AnalyzeOptions::default().with_pricing(pricing_for(cluster, pricing)?);
+    analyze_filtered(
+        cluster,
+        pricing,
+        analyzer_names,
+        &crate::report::Filters::default(),
+    )
+}
+
+/// Reads filters from a JSON or YAML file (`include_namespaces`, `exclude_namespaces`,
+/// `exclude_workloads`, `exclude_node_groups`, `min_monthly_savings`).
+pub fn filters_from_file(path: &Path) -> Result<crate::report::Filters> {
+    let text = read(path)?;
+    let v: serde_json::Value = serde_yaml_ng::from_str(&text).map_err(|e| {
+        Error::Load(LoadError::Syntax {
+            path: path.to_path_buf(),
+            format: "YAML",
+            line: e.location().map(|l| l.line()).unwrap_or(0),
+            column: e.location().map(|l| l.column()).unwrap_or(0),
+            message: e.to_string(),
+        })
+    })?;
+    crate::loader::typed(path, "analysis settings", v).map_err(Error::Load)
+}
+
+/// Analyzes with filters applied to the findings.
+pub fn analyze_filtered(
+    cluster: &Cluster,
+    pricing: &PricingOptions,
+    analyzer_names: Option<&[String]>,
+    filters: &crate::report::Filters,
+) -> Result<Report> {
+    let mut opts = AnalyzeOptions::default()
+        .with_pricing(pricing_for(cluster, pricing)?)
+        .with_filters(filters.clone());
     if let Some(names) = analyzer_names {
         opts = opts.with_analyzers(analyzers::by_names(names)?);
     }

@@ -117,6 +117,86 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
+/// Which findings to keep: include/exclude by namespace, workload and node group (`*` globs),
+/// and a minimum monthly saving. Cost increases that fix reliability (OOM) are always kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Filters {
+    /// Only these namespaces (empty: all).
+    pub include_namespaces: Vec<String>,
+    /// Never these namespaces.
+    pub exclude_namespaces: Vec<String>,
+    /// Never these workloads (`namespace/name`).
+    pub exclude_workloads: Vec<String>,
+    /// Never these node groups or NodePools.
+    pub exclude_node_groups: Vec<String>,
+    /// Drop findings that save less than this a month, USD.
+    pub min_monthly_savings: f64,
+}
+
+/// Whether `s` matches a pattern with `*` wildcards.
+pub fn glob(pattern: &str, s: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == s;
+    }
+    let mut rest = s;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            let Some(pos) = rest.find(part) else {
+                return false;
+            };
+            rest = &rest[pos + part.len()..];
+        }
+    }
+    true
+}
+
+impl Filters {
+    /// Whether a recommendation passes.
+    pub fn keep(&self, r: &Recommendation) -> bool {
+        let t = &r.target;
+        if let Some(ns) = &t.namespace {
+            if !self.include_namespaces.is_empty()
+                && !self.include_namespaces.iter().any(|p| glob(p, ns))
+            {
+                return false;
+            }
+            if self.exclude_namespaces.iter().any(|p| glob(p, ns)) {
+                return false;
+            }
+            if let Some(w) = &t.workload
+                && self
+                    .exclude_workloads
+                    .iter()
+                    .any(|p| glob(p, &format!("{ns}/{w}")))
+            {
+                return false;
+            }
+        }
+        if let Some(g) = &t.node_group
+            && self.exclude_node_groups.iter().any(|p| glob(p, g))
+        {
+            return false;
+        }
+        r.priority == crate::recommend::Priority::High
+            || r.monthly_savings_usd >= self.min_monthly_savings
+    }
+
+    /// Whether nothing is filtered.
+    pub fn is_empty(&self) -> bool {
+        *self == Filters::default()
+    }
+}
+
 /// Options for [`analyze`].
 #[derive(Default)]
 #[non_exhaustive]
@@ -125,6 +205,8 @@ pub struct AnalyzeOptions {
     pub analyzers: Option<Vec<Box<dyn Analyzer>>>,
     /// Prices; derived from the cluster when `None`.
     pub pricing: Option<Pricing>,
+    /// Which findings to keep.
+    pub filters: Filters,
 }
 
 impl AnalyzeOptions {
@@ -139,6 +221,13 @@ impl AnalyzeOptions {
     #[must_use]
     pub fn with_pricing(mut self, pricing: Pricing) -> Self {
         self.pricing = Some(pricing);
+        self
+    }
+
+    /// Keeps only the findings these filters allow.
+    #[must_use]
+    pub fn with_filters(mut self, filters: Filters) -> Self {
+        self.filters = filters;
         self
     }
 }
@@ -170,13 +259,22 @@ pub fn analyze(cluster: &Cluster, options: AnalyzeOptions) -> analyzers::Result<
     for a in &list {
         recs.extend(a.analyze(&ctx)?);
     }
-    Ok(build_report(
+    let found = recs.len();
+    recs.retain(|r| options.filters.keep(r));
+    let dropped = found - recs.len();
+    let mut report = build_report(
         cluster,
         &pricing,
         &costs,
         list.iter().map(|a| a.name().to_string()).collect(),
         recs,
-    ))
+    );
+    if dropped > 0 {
+        report
+            .notes
+            .push(format!("{dropped} finding(s) left out by the filters"));
+    }
+    Ok(report)
 }
 
 fn owner_kind(o: &crate::model::NodeOwner) -> &'static str {

@@ -308,3 +308,57 @@ fn cli_consolidate_json_has_the_stable_shape() {
         }
     }
 }
+
+#[test]
+fn filters_from_flags_and_a_config_file() {
+    let d = tempfile::tempdir().unwrap();
+    let demo_json = d.path().join("demo.json");
+    // the demo cluster as a snapshot file is not needed: analyze the demo through the library
+    let cluster = cloudoptim_core::demo::demo_cluster();
+    let filters: cloudoptim_core::report::Filters = serde_json::from_value(serde_json::json!({
+        "exclude_namespaces": ["staging-*", "dev-*"],
+        "min_monthly_savings": 50.0
+    }))
+    .unwrap();
+    let r =
+        cloudoptim_core::pipeline::analyze_filtered(&cluster, &Default::default(), None, &filters)
+            .unwrap();
+    assert!(!r.recommendations.is_empty());
+    for rec in &r.recommendations {
+        let ns = rec.target.namespace.as_deref().unwrap_or("");
+        assert!(
+            !ns.starts_with("staging-") && !ns.starts_with("dev-"),
+            "{}",
+            rec.title
+        );
+        assert!(
+            rec.monthly_savings_usd >= 50.0
+                || rec.priority == cloudoptim_core::recommend::Priority::High,
+            "{}",
+            rec.title
+        );
+    }
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("left out by the filters"))
+    );
+    // the same from a YAML file, and an unknown key is refused with its name
+    let cfg = d.path().join("settings.yaml");
+    std::fs::write(
+        &cfg,
+        "exclude_namespaces: [\"staging-*\"]\nmin_monthly_savings: 50\n",
+    )
+    .unwrap();
+    let f = cloudoptim_core::pipeline::filters_from_file(&cfg).unwrap();
+    assert_eq!(f.exclude_namespaces, vec!["staging-*".to_string()]);
+    std::fs::write(&cfg, "exclude_namespace: [x]\n").unwrap();
+    let e = cloudoptim_core::pipeline::filters_from_file(&cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("settings.yaml") && e.contains("exclude_namespace"),
+        "{e}"
+    );
+    let _ = demo_json;
+}

@@ -8,23 +8,47 @@ use crate::model::{CapacityType, Ec2Instance};
 use crate::recommend::*;
 
 /// Finds running instances that carry one of the cluster's tags (`kubernetes.io/cluster/<c>`,
-/// `eks:cluster-name`, `eks:eks-cluster-name`, `aws:eks:cluster-name`) but back no node, after
-/// a grace period for instances still joining.
+/// `eks:cluster-name`, `eks:eks-cluster-name`, `aws:eks:cluster-name`, the `karpenter.sh/nodepool`
+/// of one of its NodePools, or the `aws:autoscaling:groupName` of one of its node groups) but
+/// back no node, after a grace period for instances still joining (default 24 hours).
 #[derive(Debug, Clone)]
 pub struct GhostInstances {
-    /// Minutes after launch before an instance that is not a node is reported (default 30).
+    /// Minutes after launch before an instance that is not a node is reported (default 24 h).
     pub grace_minutes: f64,
 }
 
 impl Default for GhostInstances {
     fn default() -> Self {
         GhostInstances {
-            grace_minutes: 30.0,
+            grace_minutes: 24.0 * 60.0,
         }
     }
 }
 
-fn cluster_tag(i: &Ec2Instance, cluster: &str) -> Option<String> {
+fn cluster_tag(
+    i: &Ec2Instance,
+    cluster: &str,
+    pools: &HashSet<&str>,
+    asgs: &HashSet<&str>,
+) -> Option<String> {
+    if let Some(p) = i
+        .tags
+        .get("karpenter.sh/nodepool")
+        .filter(|p| pools.contains(p.as_str()))
+    {
+        return Some(format!(
+            "karpenter.sh/nodepool={p} (a NodePool of the cluster)"
+        ));
+    }
+    if let Some(g) = i
+        .tags
+        .get("aws:autoscaling:groupName")
+        .filter(|g| asgs.contains(g.as_str()))
+    {
+        return Some(format!(
+            "aws:autoscaling:groupName={g} (the ASG of one of the cluster's node groups)"
+        ));
+    }
     for k in [
         "eks:cluster-name",
         "eks:eks-cluster-name",
@@ -55,12 +79,29 @@ impl Analyzer for GhostInstances {
             .filter_map(|n| n.instance_id.as_deref())
             .collect();
         let node_names: HashSet<&str> = ctx.cluster.nodes.iter().map(|n| n.name.as_str()).collect();
+        let pools: HashSet<&str> = ctx
+            .cluster
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.owner {
+                crate::model::NodeOwner::NodePool(p) => Some(p.as_str()),
+                _ => None,
+            })
+            .collect();
+        let asgs: HashSet<&str> = ctx
+            .cluster
+            .aws
+            .instances
+            .iter()
+            .filter(|i| node_ids.contains(i.instance_id.as_str()))
+            .filter_map(|i| i.tags.get("aws:autoscaling:groupName").map(String::as_str))
+            .collect();
         let mut out = Vec::new();
         for i in &ctx.cluster.aws.instances {
             if i.state != "running" && i.state != "pending" {
                 continue;
             }
-            let Some(tag) = cluster_tag(i, &ctx.cluster.name) else {
+            let Some(tag) = cluster_tag(i, &ctx.cluster.name, &pools, &asgs) else {
                 continue;
             };
             if node_ids.contains(i.instance_id.as_str())

@@ -3,8 +3,11 @@
 use super::{Analyzer, Context, Result, fmt_usd};
 use crate::recommend::*;
 
-/// Finds EBS volumes in state `available` (attached to nothing) and older than a grace period,
-/// as cloud-nuke does, and recommends a snapshot and deletion.
+/// Finds EBS volumes in state `available` (attached to nothing), referenced by no live
+/// PersistentVolume (a `Released` or `Failed` PV with `Retain` is itself left over, so it does
+/// not protect its volume), and older than a grace period — from `CreateTime`, or from a
+/// `cloudoptim-first-seen` (or cloud-nuke's `cloud-nuke-first-seen`) tag when present — as
+/// cloud-nuke does, and recommends a snapshot and deletion.
 #[derive(Debug, Clone)]
 pub struct ZombieVolumes {
     /// Minimum age in days before a detached volume is reported (default 7).
@@ -32,8 +35,12 @@ impl Analyzer for ZombieVolumes {
             if !(v.state == "available" || v.state == "error") || !v.attached_to.is_empty() {
                 continue;
             }
-            let age_days = v
-                .create_time
+            let first_seen = ["cloudoptim-first-seen", "cloud-nuke-first-seen"]
+                .iter()
+                .find_map(|k| v.tags.get(*k))
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+            let age_days = first_seen
+                .or(v.create_time)
                 .map(|t| (ctx.now.as_second() - t.as_second()) as f64 / 86_400.0);
             if age_days.is_some_and(|a| a < self.min_age_days) {
                 continue;
@@ -44,6 +51,9 @@ impl Analyzer for ZombieVolumes {
                 .pvs
                 .iter()
                 .find(|p| p.volume_id.as_deref() == Some(v.volume_id.as_str()));
+            if pv.is_some_and(|p| !matches!(p.phase.as_deref(), Some("Released" | "Failed"))) {
+                continue; // a live PV still claims it
+            }
             let pvc_tag = v.tags.get("kubernetes.io/created-for/pvc/name").map(|n| {
                 format!(
                     "{}/{}",

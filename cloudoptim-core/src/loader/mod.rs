@@ -324,8 +324,9 @@ fn strip_dump_logs(text: &str) -> String {
     out
 }
 
-/// Deserialises `value` into `T`, turning a failure into a [`LoadError::Field`].
-pub(crate) fn typed<T: DeserializeOwned>(path: &Path, object: &str, value: Value) -> Result<T> {
+/// Deserialises `value` into `T`, turning a failure into a [`LoadError::Field`] naming the
+/// file, the object and the field path.
+pub fn typed<T: DeserializeOwned>(path: &Path, object: &str, value: Value) -> Result<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let field = e.path().to_string();
         LoadError::Field {
