@@ -82,6 +82,12 @@ enum Command {
         /// Leave out findings that save less than this many USD a month.
         #[arg(long, value_name = "USD")]
         min_saving: Option<f64>,
+        /// Rightsizing strategy: `percentile` (KRR-like, default) or `vpa` (VPA's estimator).
+        #[arg(long, value_parser = ["percentile", "vpa"])]
+        strategy: Option<String>,
+        /// Limits policy: `keep-ratio` (default), `unset-cpu`, `memory-equals-request`.
+        #[arg(long, value_parser = ["keep-ratio", "unset-cpu", "memory-equals-request"])]
+        limits: Option<String>,
         /// The same settings from a JSON or YAML file (flags add to it).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -269,6 +275,8 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             exclude_workload,
             exclude_node_group,
             min_saving,
+            strategy,
+            limits,
             config,
             format,
         } => {
@@ -282,6 +290,12 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             filters.exclude_node_groups.extend(exclude_node_group);
             if let Some(m) = min_saving {
                 filters.min_monthly_savings = m;
+            }
+            if strategy.is_some() {
+                filters.strategy = strategy;
+            }
+            if limits.is_some() {
+                filters.limits = limits;
             }
             let mut opts = LoadOptions::default();
             if let Some(n) = cluster_name {

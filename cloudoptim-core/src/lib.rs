@@ -102,7 +102,8 @@ impl Error {
     }
 
     /// Structured details (`path`, `object`, `field`, `line`, `column`, `name`) for bindings to
-    /// attach to their exceptions.
+    /// attach to their exceptions. `name` is the instance type or the analyzer (unknown,
+    /// misconfigured or failed).
     pub fn details(&self) -> Vec<(&'static str, String)> {
         use loader::LoadError as L;
         let mut d = Vec::new();
@@ -136,6 +137,10 @@ impl Error {
             Error::Analyze(analyzers::AnalyzeError::UnknownAnalyzer { name, .. }) => {
                 d.push(("name", name.clone()))
             }
+            Error::Analyze(
+                analyzers::AnalyzeError::Config { analyzer, .. }
+                | analyzers::AnalyzeError::Failed { analyzer, .. },
+            ) => d.push(("name", analyzer.clone())),
             _ => {}
         }
         d

@@ -1,12 +1,18 @@
 //! One call from input paths to a report, shared by the command line and the bindings.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::analyzers;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::analyzers::{self, AnalyzeError, Analyzer, Context};
 use crate::catalog::{PriceTable, SpotAdvisor};
+use crate::cost::HOURS_PER_MONTH;
 use crate::cost::Pricing;
 use crate::loader::{self, LoadError, LoadOptions, Loaded};
 use crate::model::Cluster;
+use crate::recommend::{Recommendation, RecommendationKind, Target, round_cents};
 use crate::report::{AnalyzeOptions, Report};
 use crate::{Error, Result};
 
@@ -140,10 +146,339 @@ pub fn analyze_filtered(
     let mut opts = AnalyzeOptions::default()
         .with_pricing(pricing_for(cluster, pricing)?)
         .with_filters(filters.clone());
-    if let Some(names) = analyzer_names {
-        opts = opts.with_analyzers(analyzers::by_names(names)?);
+    let configured = filters.builtin_analyzers()?;
+    match analyzer_names {
+        Some(names) => {
+            let mut pool = configured;
+            let mut chosen = Vec::new();
+            for n in names {
+                let pos = pool.iter().position(|a| a.name() == n).ok_or_else(|| {
+                    analyzers::AnalyzeError::UnknownAnalyzer {
+                        name: n.clone(),
+                        known: analyzers::builtin_names().join(", "),
+                    }
+                })?;
+                chosen.push(pool.remove(pos));
+            }
+            opts = opts.with_analyzers(chosen);
+        }
+        None => opts = opts.with_analyzers(configured),
     }
     Ok(crate::report::analyze(cluster, opts)?)
+}
+
+/// Like [`analyze_filtered`], then runs `extra` analyzers (the bindings' analyzers written in
+/// Python or JavaScript) after the selected built-in ones, in order. Two analyzers with the same
+/// name are an [`AnalyzeError::Config`] error naming it.
+pub fn analyze_with_extra(
+    cluster: &Cluster,
+    pricing: &PricingOptions,
+    analyzer_names: Option<&[String]>,
+    filters: &crate::report::Filters,
+    extra: Vec<Box<dyn Analyzer>>,
+) -> Result<Report> {
+    let mut list = match analyzer_names {
+        Some(names) => analyzers::by_names(names)?,
+        None => analyzers::builtin(),
+    };
+    list.extend(extra);
+    let mut seen = BTreeSet::new();
+    for a in &list {
+        if !seen.insert(a.name()) {
+            return Err(AnalyzeError::Config {
+                analyzer: a.name().to_string(),
+                message: "another analyzer has the same name".to_string(),
+            }
+            .into());
+        }
+    }
+    let opts = AnalyzeOptions::default()
+        .with_pricing(pricing_for(cluster, pricing)?)
+        .with_filters(filters.clone())
+        .with_analyzers(list);
+    Ok(crate::report::analyze(cluster, opts)?)
+}
+
+/// What an analyzer written in another language reads, as JSON: `cluster` (the snapshot as
+/// [`Cluster`] serialises it, without the `usage` history unless `include_usage`, plus
+/// `summary`, the report's cluster counts), `costs` (`region`, `monthly_usd`,
+/// `nodes_monthly_usd`, `idle_monthly_usd`, and per `nodes`, `pods`, `namespaces` and `volumes`
+/// their monthly USD, unrounded) and `now` (RFC 3339: the snapshot's newest timestamp).
+pub fn analyzer_context_json(ctx: &Context<'_>, include_usage: bool) -> Value {
+    let c = ctx.cluster;
+    let v = |r: serde_json::Result<Value>| r.unwrap_or(Value::Null);
+    // field by field, so the usage history is not serialised only to be dropped
+    let mut cluster = Map::new();
+    cluster.insert("name".into(), Value::from(c.name.as_str()));
+    cluster.insert("region".into(), v(serde_json::to_value(&c.region)));
+    cluster.insert("nodes".into(), v(serde_json::to_value(&c.nodes)));
+    cluster.insert("pods".into(), v(serde_json::to_value(&c.pods)));
+    cluster.insert("workloads".into(), v(serde_json::to_value(&c.workloads)));
+    cluster.insert("hpas".into(), v(serde_json::to_value(&c.hpas)));
+    cluster.insert("pvcs".into(), v(serde_json::to_value(&c.pvcs)));
+    cluster.insert("pvs".into(), v(serde_json::to_value(&c.pvs)));
+    cluster.insert("pdbs".into(), v(serde_json::to_value(&c.pdbs)));
+    cluster.insert("namespaces".into(), v(serde_json::to_value(&c.namespaces)));
+    cluster.insert("metrics".into(), v(serde_json::to_value(&c.metrics)));
+    cluster.insert("aws".into(), v(serde_json::to_value(&c.aws)));
+    if include_usage {
+        cluster.insert("usage".into(), v(serde_json::to_value(&c.usage)));
+    }
+    cluster.insert("summary".into(), v(serde_json::to_value(c.summary())));
+    let costs = ctx.costs;
+    let nodes: Vec<Value> = costs
+        .nodes
+        .iter()
+        .map(|n| {
+            json!({
+                "node": n.node,
+                "group": n.group,
+                "hourly_usd": n.price.hourly,
+                "monthly_usd": n.monthly(),
+                "idle_monthly_usd": n.idle_hourly() * HOURS_PER_MONTH,
+                "price_source": n.price.source,
+            })
+        })
+        .collect();
+    let pods: Vec<Value> = costs
+        .pods
+        .iter()
+        .map(|p| {
+            json!({
+                "namespace": p.namespace,
+                "pod": p.pod,
+                "workload": p.workload,
+                "node": p.node,
+                "monthly_usd": p.hourly() * HOURS_PER_MONTH,
+            })
+        })
+        .collect();
+    let namespaces: Vec<Value> = costs
+        .by_namespace()
+        .into_iter()
+        .map(|(name, monthly)| json!({ "name": name, "monthly_usd": monthly }))
+        .collect();
+    let volumes: Vec<Value> = costs
+        .volumes_monthly
+        .iter()
+        .map(|(id, monthly)| json!({ "volume": id, "monthly_usd": monthly }))
+        .collect();
+    json!({
+        "cluster": cluster,
+        "costs": {
+            "region": ctx.pricing.region(),
+            "monthly_usd": costs.total_monthly(),
+            "nodes_monthly_usd": costs.nodes_hourly() * HOURS_PER_MONTH,
+            "idle_monthly_usd": costs.idle_monthly(),
+            "nodes": nodes,
+            "pods": pods,
+            "namespaces": namespaces,
+            "volumes": volumes,
+        },
+        "now": ctx.now.to_string(),
+    })
+}
+
+/// A recommendation as an analyzer written in another language returns it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecommendationInput {
+    kind: Value,
+    title: String,
+    target: Map<String, Value>,
+    monthly_savings_usd: f64,
+    #[serde(default)]
+    changes: Option<Vec<crate::recommend::Change>>,
+    #[serde(default)]
+    risk: Option<crate::recommend::Risk>,
+    #[serde(default)]
+    priority: Option<crate::recommend::Priority>,
+    #[serde(default)]
+    confidence: Option<f64>,
+    #[serde(default)]
+    evidence: Option<Vec<crate::recommend::Evidence>>,
+    #[serde(default)]
+    explanation: Option<String>,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    base_monthly_usd: Option<f64>,
+}
+
+/// The JSON names of every [`RecommendationKind`], read from its schema.
+fn kind_names() -> Vec<String> {
+    fn collect(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("const", Value::String(s)) => out.push(s.clone()),
+                        ("enum", Value::Array(items)) => {
+                            out.extend(items.iter().filter_map(|i| i.as_str().map(String::from)))
+                        }
+                        _ => collect(x, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|x| collect(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    collect(
+        &serde_json::to_value(schemars::schema_for!(RecommendationKind)).unwrap_or(Value::Null),
+        &mut out,
+    );
+    out
+}
+
+/// Builds a [`Recommendation`] from the JSON an analyzer written in another language returned,
+/// refusing anything malformed with an [`AnalyzeError::Failed`] naming the analyzer.
+///
+/// Keys: `kind` (a [`RecommendationKind`] JSON name; `custom` for a kind of the caller's own),
+/// `title` (not empty), `target` (an object of [`Target`] fields; `cluster` is filled in when
+/// missing), `monthly_savings_usd`, and optionally `changes`, `risk` (`{level, reasons}`),
+/// `priority`, `confidence` (in [0, 1]), `evidence`, `explanation`, and `resource` with
+/// `base_monthly_usd` (the resource's current monthly cost: the saving becomes a claim on it, so
+/// overlapping recommendations are not double counted). `null` stands for a missing optional
+/// key; unknown keys are refused. The id is derived from kind and target, so it is stable across
+/// runs.
+pub fn recommendation_from_json(analyzer: &str, cluster: &str, v: Value) -> Result<Recommendation> {
+    let fail = |message: String| -> Error {
+        AnalyzeError::Failed {
+            analyzer: analyzer.to_string(),
+            message: format!("invalid recommendation: {message}"),
+        }
+        .into()
+    };
+    if !v.is_object() {
+        return Err(fail(format!("expected an object, found {}", json_type(&v))));
+    }
+    let input: RecommendationInput =
+        serde_path_to_error::deserialize(v).map_err(|e| match e.path().to_string().as_str() {
+            "." => fail(e.inner().to_string()),
+            p => fail(format!("`{p}`: {}", e.inner())),
+        })?;
+    let kind = match &input.kind {
+        Value::String(name) => serde_json::from_value::<RecommendationKind>(input.kind.clone())
+            .map_err(|_| {
+                fail(format!(
+                    "unknown kind {name:?}; known: {}",
+                    kind_names().join(", ")
+                ))
+            })?,
+        other => {
+            return Err(fail(format!(
+                "`kind` must be a string, not {}",
+                json_type(other)
+            )));
+        }
+    };
+    if input.title.trim().is_empty() {
+        return Err(fail("`title` is empty".into()));
+    }
+    // the target: `cluster` filled in, null fields dropped, unknown fields refused
+    let mut fields: Map<String, Value> = input
+        .target
+        .into_iter()
+        .filter(|(_, x)| !x.is_null())
+        .collect();
+    fields
+        .entry("cluster")
+        .or_insert_with(|| Value::from(cluster));
+    let given: Vec<String> = fields.keys().cloned().collect();
+    let target: Target = serde_path_to_error::deserialize(Value::Object(fields))
+        .map_err(|e| fail(format!("`target.{}`: {}", e.path(), e.inner())))?;
+    let known = serde_json::to_value(&target).unwrap_or(Value::Null);
+    if let Some(unknown) = given.iter().find(|k| known.get(k.as_str()).is_none()) {
+        return Err(fail(format!(
+            "`target.{unknown}` is not a target field (cluster, namespace, workload_kind, \
+             workload, container, node_group, node, volume, instance)"
+        )));
+    }
+    if let Some(c) = input.confidence
+        && !(0.0..=1.0).contains(&c)
+    {
+        return Err(fail(format!("`confidence` {c} is not in [0, 1]")));
+    }
+    let mut rec = Recommendation::new(kind, analyzer, target);
+    rec.title = input.title;
+    rec.changes = input.changes.unwrap_or_default();
+    if let Some(risk) = input.risk {
+        rec.risk = risk;
+    }
+    if let Some(p) = input.priority {
+        rec.priority = p;
+    }
+    if let Some(c) = input.confidence {
+        rec.confidence = c;
+    }
+    rec.evidence = input.evidence.unwrap_or_default();
+    rec.explanation = input.explanation.unwrap_or_default();
+    match (input.resource, input.base_monthly_usd) {
+        (Some(resource), Some(base)) if base > 0.0 => {
+            Ok(rec.with_claim(resource, base, input.monthly_savings_usd / base))
+        }
+        (Some(_), Some(base)) => Err(fail(format!("`base_monthly_usd` {base} is not positive"))),
+        (Some(_), None) => Err(fail(
+            "`resource` needs `base_monthly_usd`, the resource's current monthly cost".into(),
+        )),
+        (None, Some(_)) => Err(fail("`base_monthly_usd` needs `resource`".into())),
+        (None, None) => {
+            rec.monthly_savings_usd = round_cents(input.monthly_savings_usd);
+            Ok(rec)
+        }
+    }
+}
+
+/// The recommendations an analyzer written in another language returned (a JSON array of
+/// objects, see [`recommendation_from_json`]), for its [`Analyzer::analyze`]: anything
+/// malformed is an [`AnalyzeError::Failed`] naming the analyzer and the item.
+pub fn recommendations_from_json(
+    analyzer: &str,
+    cluster: &str,
+    v: Value,
+) -> analyzers::Result<Vec<Recommendation>> {
+    let Value::Array(items) = v else {
+        return Err(AnalyzeError::Failed {
+            analyzer: analyzer.to_string(),
+            message: format!(
+                "analyze() must return a list of recommendations, not {}",
+                json_type(&v)
+            ),
+        });
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            recommendation_from_json(analyzer, cluster, item).map_err(|e| match e {
+                Error::Analyze(AnalyzeError::Failed { analyzer, message }) => {
+                    AnalyzeError::Failed {
+                        analyzer,
+                        message: format!("item {i}: {message}"),
+                    }
+                }
+                Error::Analyze(other) => other,
+                other => AnalyzeError::Failed {
+                    analyzer: analyzer.to_string(),
+                    message: format!("item {i}: {other}"),
+                },
+            })
+        })
+        .collect()
+}
+
+/// A JSON value's type, for messages.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// Loads a snapshot given paths as strings (for the bindings): `aws` and `usage` may be empty.
@@ -246,6 +581,218 @@ mod tests {
         let m = error_message(&e);
         assert!(m.starts_with("x: wrapped"), "{m}");
         assert!(m.ends_with("\n  caused by: root cause"), "{m}");
+    }
+
+    fn demo() -> Cluster {
+        crate::demo::demo_cluster()
+    }
+
+    #[test]
+    fn recommendation_from_json_builds_a_stable_recommendation() {
+        let v = json!({
+            "kind": "custom",
+            "title": "Label namespace shop with a team",
+            "target": {"namespace": "shop"},
+            "monthly_savings_usd": 12.345,
+            "changes": [{"field": "label", "current": "", "proposed": "team=<owner>"}],
+            "risk": {"level": "medium", "reasons": ["chargeback"]},
+            "priority": "high",
+            "confidence": 0.5,
+            "evidence": [{"name": "pods", "value": 3, "unit": "count"}],
+            "explanation": "Unowned spend.",
+            "description": null,
+        });
+        // an unknown key is refused, even when null
+        let e = recommendation_from_json("team-labels", "c1", v.clone()).unwrap_err();
+        assert_eq!(e.code(), "analyzer_failed");
+        assert!(e.to_string().contains("unknown field `description`"), "{e}");
+        let mut v = v;
+        v.as_object_mut().map(|m| m.remove("description"));
+        let r = recommendation_from_json("team-labels", "c1", v.clone()).unwrap();
+        assert_eq!(r.kind, RecommendationKind::Custom);
+        assert_eq!(r.analyzer, "team-labels");
+        assert_eq!(r.target.cluster, "c1");
+        assert_eq!(r.target.namespace.as_deref(), Some("shop"));
+        assert_eq!(r.id, crate::recommend::stable_id(r.kind, &r.target));
+        assert_eq!(r.monthly_savings_usd, 12.35);
+        assert!(r.savings_claims.is_empty());
+        assert_eq!(r.risk.level, crate::recommend::RiskLevel::Medium);
+        assert_eq!(r.priority, crate::recommend::Priority::High);
+        assert_eq!((r.confidence, r.evidence[0].value), (0.5, 3.0));
+        assert_eq!(r.changes[0].proposed, "team=<owner>");
+        // same input, same id; another target, another id
+        let again = recommendation_from_json("other", "c1", v.clone()).unwrap();
+        assert_eq!(again.id, r.id);
+        v["target"]["namespace"] = json!("web");
+        assert_ne!(recommendation_from_json("x", "c1", v).unwrap().id, r.id);
+    }
+
+    #[test]
+    fn recommendation_from_json_claims_a_resource() {
+        let v = json!({
+            "kind": "node_removal", "title": "t", "target": {"node": "n1", "cluster": "given"},
+            "monthly_savings_usd": 25.0, "resource": "node:n1", "base_monthly_usd": 100.0,
+        });
+        let r = recommendation_from_json("a", "c1", v).unwrap();
+        assert_eq!(r.target.cluster, "given");
+        assert_eq!(r.monthly_savings_usd, 25.0);
+        assert_eq!(r.savings_claims.len(), 1);
+        assert_eq!(r.savings_claims[0].resource, "node:n1");
+        assert_eq!(r.savings_claims[0].fraction, 0.25);
+    }
+
+    #[test]
+    fn recommendation_from_json_refuses_what_is_malformed() {
+        let base = json!({"kind": "custom", "title": "t", "target": {}, "monthly_savings_usd": 1});
+        let with = |key: &str, value: Value| {
+            let mut v = base.clone();
+            v[key] = value;
+            recommendation_from_json("mine", "c", v)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = with("kind", json!("cost_cutting"));
+        assert!(e.starts_with("analyzer mine failed: invalid recommendation: unknown kind \"cost_cutting\"; known: workload_rightsizing, "), "{e}");
+        assert!(e.ends_with(", custom"), "{e}");
+        assert!(with("kind", json!(3)).contains("`kind` must be a string, not a number"));
+        assert!(with("title", json!(" ")).contains("`title` is empty"));
+        assert!(with("confidence", json!(1.5)).contains("`confidence` 1.5 is not in [0, 1]"));
+        assert!(with("target", json!({"pod": "x"})).contains("`target.pod` is not a target field"));
+        assert!(with("target", json!({"node": 3})).contains("`target.node`: invalid type"));
+        assert!(
+            with(
+                "evidence",
+                json!([{"name": "x", "value": "high", "unit": "u"}])
+            )
+            .contains("`evidence[0].value`: invalid type")
+        );
+        assert!(with("resource", json!("node:n1")).contains("`resource` needs `base_monthly_usd`"));
+        assert!(with("base_monthly_usd", json!(3)).contains("`base_monthly_usd` needs `resource`"));
+        let mut v = base.clone();
+        v.as_object_mut().map(|m| m.remove("title"));
+        let e = recommendation_from_json("mine", "c", v)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `title`"), "{e}");
+        let e = recommendation_from_json("mine", "c", json!([1]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected an object, found an array"), "{e}");
+        // in a list, the item is named
+        let e = recommendations_from_json("mine", "c", json!([base.clone(), {"kind": "nope"}]))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("analyzer mine failed: item 1: invalid recommendation: "),
+            "{e}"
+        );
+        let e = recommendations_from_json("mine", "c", json!({"a": 1})).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("must return a list of recommendations, not an object"),
+            "{e}"
+        );
+        assert_eq!(
+            recommendations_from_json("mine", "c", json!([base]))
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn analyzer_context_holds_the_cluster_without_usage_and_the_costs() {
+        let cluster = demo();
+        let pricing = Pricing::for_cluster(&cluster);
+        let costs = crate::cost::ClusterCosts::compute(&cluster, &pricing);
+        let ctx = Context::new(&cluster, &pricing, &costs);
+        let v = analyzer_context_json(&ctx, false);
+        let Value::Object(whole) = serde_json::to_value(&cluster).unwrap() else {
+            panic!("a cluster serialises to an object")
+        };
+        let mut expected: Vec<String> = whole.keys().filter(|k| *k != "usage").cloned().collect();
+        expected.push("summary".into());
+        expected.sort();
+        let mut keys: Vec<String> = v["cluster"].as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys, expected,
+            "every cluster field but usage, plus summary"
+        );
+        assert_eq!(v["cluster"]["nodes"], whole["nodes"]);
+        assert_eq!(v["cluster"]["summary"]["pods"], json!(cluster.pods.len()));
+        assert_eq!(
+            analyzer_context_json(&ctx, true)["cluster"]["usage"],
+            whole["usage"]
+        );
+        let c = &v["costs"];
+        assert_eq!(c["nodes"].as_array().unwrap().len(), cluster.nodes.len());
+        let per_ns: f64 = c["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["monthly_usd"].as_f64().unwrap())
+            .sum();
+        let per_pod: f64 = c["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["monthly_usd"].as_f64().unwrap())
+            .sum();
+        assert!((per_ns - per_pod).abs() < 1e-6 && per_pod > 0.0);
+        assert_eq!(c["region"], "us-east-1");
+        assert_eq!(v["now"], json!(ctx.now.to_string()));
+    }
+
+    struct Fixed(&'static str);
+    impl Analyzer for Fixed {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn description(&self) -> &str {
+            "fixed"
+        }
+        fn analyze(&self, ctx: &Context<'_>) -> analyzers::Result<Vec<Recommendation>> {
+            let v =
+                json!([{"kind": "custom", "title": "x", "target": {}, "monthly_savings_usd": 5}]);
+            recommendations_from_json(self.0, &ctx.cluster.name, v)
+        }
+    }
+
+    #[test]
+    fn extra_analyzers_run_after_the_selected_ones() {
+        let cluster = demo();
+        let names = vec!["zombie-volumes".to_string()];
+        let filters = crate::report::Filters::default();
+        let r = analyze_with_extra(
+            &cluster,
+            &PricingOptions::default(),
+            Some(&names),
+            &filters,
+            vec![Box::new(Fixed("mine"))],
+        )
+        .unwrap();
+        assert_eq!(r.analyzers, ["zombie-volumes", "mine"]);
+        let mine: Vec<_> = r
+            .recommendations
+            .iter()
+            .filter(|x| x.analyzer == "mine")
+            .collect();
+        assert_eq!(mine.len(), 1);
+        let only = analyze_with(&cluster, &PricingOptions::default(), Some(&names)).unwrap();
+        assert!(
+            (r.totals.monthly_savings_usd - only.totals.monthly_savings_usd - 5.0).abs() < 0.011
+        );
+        let e = analyze_with_extra(
+            &cluster,
+            &PricingOptions::default(),
+            Some(&names),
+            &filters,
+            vec![Box::new(Fixed("zombie-volumes"))],
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "analyzer_config");
+        assert!(e.to_string().contains("zombie-volumes"), "{e}");
     }
 
     #[derive(Debug)]

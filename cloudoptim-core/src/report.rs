@@ -133,6 +133,10 @@ pub struct Filters {
     pub exclude_node_groups: Vec<String>,
     /// Drop findings that save less than this a month, USD.
     pub min_monthly_savings: f64,
+    /// Rightsizing strategy by name: `percentile` (default) or `vpa`.
+    pub strategy: Option<String>,
+    /// Limits policy: `keep-ratio` (default), `unset-cpu`, `memory-equals-request`.
+    pub limits: Option<String>,
 }
 
 /// Whether `s` matches a pattern with `*` wildcards.
@@ -195,6 +199,37 @@ impl Filters {
     pub fn is_empty(&self) -> bool {
         *self == Filters::default()
     }
+
+    /// The built-in analyzers with this strategy and limits policy.
+    pub fn builtin_analyzers(&self) -> analyzers::Result<Vec<Box<dyn Analyzer>>> {
+        let mut cfg = analyzers::RightsizingConfig::default();
+        if let Some(name) = &self.strategy {
+            cfg.strategy = analyzers::strategy_by_name(name).ok_or_else(|| {
+                analyzers::AnalyzeError::Config {
+                    analyzer: "workload-rightsizing".into(),
+                    message: format!("unknown strategy {name:?}: percentile or vpa"),
+                }
+            })?;
+        }
+        if let Some(l) = &self.limits {
+            cfg.limits = match l.as_str() {
+                "keep-ratio" => analyzers::LimitsPolicy::KeepRatio,
+                "unset-cpu" => analyzers::LimitsPolicy::UnsetCpuLimit,
+                "memory-equals-request" => analyzers::LimitsPolicy::MemoryLimitEqualsRequest,
+                other => {
+                    return Err(analyzers::AnalyzeError::Config {
+                        analyzer: "workload-rightsizing".into(),
+                        message: format!(
+                            "unknown limits policy {other:?}: keep-ratio, unset-cpu or memory-equals-request"
+                        ),
+                    });
+                }
+            };
+        }
+        let mut list = analyzers::builtin();
+        list[0] = Box::new(analyzers::WorkloadRightsizing { config: cfg });
+        Ok(list)
+    }
 }
 
 /// Options for [`analyze`].
@@ -256,8 +291,10 @@ pub fn analyze(cluster: &Cluster, options: AnalyzeOptions) -> analyzers::Result<
     let ctx = Context::new(cluster, &pricing, &costs);
     let list = options.analyzers.unwrap_or_else(analyzers::builtin);
     let mut recs = Vec::new();
+    let mut analyzer_notes = Vec::new();
     for a in &list {
         recs.extend(a.analyze(&ctx)?);
+        analyzer_notes.extend(a.notes(&ctx));
     }
     let found = recs.len();
     recs.retain(|r| options.filters.keep(r));
@@ -269,6 +306,7 @@ pub fn analyze(cluster: &Cluster, options: AnalyzeOptions) -> analyzers::Result<
         list.iter().map(|a| a.name().to_string()).collect(),
         recs,
     );
+    report.notes.extend(analyzer_notes);
     if dropped > 0 {
         report
             .notes

@@ -362,3 +362,134 @@ fn filters_from_flags_and_a_config_file() {
     );
     let _ = demo_json;
 }
+
+#[test]
+fn strategies_and_limits_policies() {
+    let cluster = cloudoptim_core::demo::demo_cluster();
+    let run = |json: serde_json::Value| {
+        let f: cloudoptim_core::report::Filters = serde_json::from_value(json).unwrap();
+        cloudoptim_core::pipeline::analyze_filtered(
+            &cluster,
+            &Default::default(),
+            Some(&["workload-rightsizing".to_string()]),
+            &f,
+        )
+        .unwrap()
+    };
+    let pct = run(serde_json::json!({}));
+    let vpa = run(serde_json::json!({"strategy": "vpa"}));
+    assert!(!pct.recommendations.is_empty() && !vpa.recommendations.is_empty());
+    let cpu = |r: &cloudoptim_core::Report, w: &str| {
+        r.recommendations
+            .iter()
+            .find(|x| {
+                x.target.workload.as_deref() == Some(w)
+                    && x.target.namespace.as_deref() == Some("shop")
+            })
+            .and_then(|x| {
+                x.evidence
+                    .iter()
+                    .find(|e| e.name == "cpu_target")
+                    .map(|e| e.value)
+            })
+    };
+    assert_ne!(
+        cpu(&pct, "checkout"),
+        cpu(&vpa, "checkout"),
+        "the strategies differ"
+    );
+    assert!(vpa.recommendations[0].explanation.contains("VPA"));
+    let unset = run(serde_json::json!({"limits": "unset-cpu"}));
+    let frontend = unset
+        .recommendations
+        .iter()
+        .find(|x| {
+            x.target.workload.as_deref() == Some("frontend")
+                && x.target.namespace.as_deref() == Some("shop")
+        })
+        .unwrap();
+    assert!(
+        frontend
+            .changes
+            .iter()
+            .any(|c| c.field == "cpu_limit" && c.proposed == "unset"),
+        "{:?}",
+        frontend.changes
+    );
+    let eq = run(serde_json::json!({"limits": "memory-equals-request"}));
+    for r in &eq.recommendations {
+        let req = r
+            .changes
+            .iter()
+            .find(|c| c.field == "memory_request")
+            .map(|c| c.proposed.clone());
+        if let (Some(req), Some(lim)) = (req, r.changes.iter().find(|c| c.field == "memory_limit"))
+        {
+            assert_eq!(req, lim.proposed, "{}", r.title);
+        }
+    }
+    let f: cloudoptim_core::report::Filters =
+        serde_json::from_value(serde_json::json!({"strategy": "magic"})).unwrap();
+    assert!(
+        cloudoptim_core::pipeline::analyze_filtered(&cluster, &Default::default(), None, &f)
+            .is_err()
+    );
+}
+
+#[test]
+fn rightsizing_edge_cases_on_real_pods() {
+    // the real honeycomb pods with one sample of usage each: insufficient data, said so
+    let mut cluster =
+        cloudoptim_core::loader::load_cluster(data("k8s/honeycomb-eks-pods.json")).unwrap();
+    for p in &cluster.pods {
+        for c in &p.containers {
+            cluster.usage.containers.insert(
+                cloudoptim_core::model::ContainerKey {
+                    namespace: p.namespace.clone(),
+                    pod: p.name.clone(),
+                    container: c.name.clone(),
+                },
+                cloudoptim_core::model::ContainerUsage {
+                    cpu: vec![(1_700_000_000, 0.01)],
+                    memory: vec![(1_700_000_000, 1e6)],
+                },
+            );
+        }
+    }
+    let r = cloudoptim_core::analyze(&cluster, Default::default()).unwrap();
+    assert!(
+        !r.recommendations
+            .iter()
+            .any(|x| x.kind == RecommendationKind::WorkloadRightsizing)
+    );
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with("insufficient data for")),
+        "{:?}",
+        r.notes
+    );
+    // the OOMKilled pod gets a high-priority memory raise: +20 % over its 200Mi limit, at least +100Mi
+    let oom =
+        cloudoptim_core::loader::load_cluster(data("k8s/flanksource-pod-oomkilled.yaml")).unwrap();
+    let r = cloudoptim_core::analyze(&oom, Default::default()).unwrap();
+    let rec = r
+        .recommendations
+        .iter()
+        .find(|x| x.kind == RecommendationKind::OomRemediation)
+        .unwrap();
+    assert_eq!(rec.priority, cloudoptim_core::recommend::Priority::High);
+    let lim = rec
+        .changes
+        .iter()
+        .find(|c| c.field == "memory_limit")
+        .unwrap();
+    assert_eq!(
+        (lim.current.as_str(), lim.proposed.as_str()),
+        ("200Mi", "300Mi")
+    );
+    assert!(
+        rec.monthly_savings_usd <= 0.0,
+        "raising memory is reported as a cost"
+    );
+}

@@ -7,6 +7,7 @@ mod node_rightsizing;
 mod office_hours;
 mod oom;
 mod rightsizing;
+pub mod strategy;
 mod zombie_volumes;
 
 pub use empty_nodes::EmptyNodes;
@@ -14,7 +15,10 @@ pub use ghost_instances::GhostInstances;
 pub use node_rightsizing::{NodeRightsizing, NodeRightsizingConfig};
 pub use office_hours::{OfficeHours, OfficeHoursConfig, OfficeHoursOutput};
 pub use oom::OomRemediation;
-pub use rightsizing::{RightsizingConfig, WorkloadRightsizing};
+pub use rightsizing::{LimitsPolicy, RightsizingConfig, WorkloadRightsizing};
+pub use strategy::{
+    Histogram, PercentileStrategy, RightsizingStrategy, VpaStrategy, strategy_by_name,
+};
 pub use zombie_volumes::ZombieVolumes;
 
 use jiff::Timestamp;
@@ -128,6 +132,11 @@ pub trait Analyzer: Send + Sync {
     fn description(&self) -> &str;
     /// Runs it.
     fn analyze(&self, ctx: &Context<'_>) -> Result<Vec<Recommendation>>;
+    /// Things the reader should know that are not recommendations ("insufficient data for …").
+    fn notes(&self, ctx: &Context<'_>) -> Vec<String> {
+        let _ = ctx;
+        vec![]
+    }
 }
 
 /// The built-in analyzers, in the order they run.

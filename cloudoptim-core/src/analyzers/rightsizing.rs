@@ -3,20 +3,36 @@
 
 use std::collections::BTreeMap;
 
-use super::{AnalyzeError, Analyzer, Context, Result, fmt_usd};
+use std::sync::Arc;
+
+use super::strategy::{PercentileStrategy, RightsizingStrategy};
+use super::{Analyzer, Context, Result, fmt_usd};
 use crate::cost::HOURS_PER_MONTH;
 use crate::model::{ContainerKey, Pod, WorkloadKind, WorkloadRef};
 use crate::quantity::{format_cpu_milli, format_memory_bytes};
 use crate::recommend::*;
 
+/// What happens to limits when requests change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LimitsPolicy {
+    /// Limits keep their ratio to requests (default).
+    #[default]
+    KeepRatio,
+    /// CPU limits are removed (no throttling); memory limits keep their ratio.
+    UnsetCpuLimit,
+    /// Memory limit = memory request (KRR's choice); CPU limits keep their ratio.
+    MemoryLimitEqualsRequest,
+}
+
 /// Settings of [`WorkloadRightsizing`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct RightsizingConfig {
-    /// CPU request percentile (default 95).
-    pub cpu_percentile: f64,
-    /// Memory buffer over the peak (default 0.15).
-    pub memory_buffer: f64,
+    /// How samples become a target (default [`PercentileStrategy`]).
+    pub strategy: Arc<dyn RightsizingStrategy>,
+    /// Limits policy.
+    pub limits: LimitsPolicy,
     /// Minimum CPU request in millicores (default 10).
     pub min_cpu_milli: i64,
     /// Minimum memory request in bytes (default 100Mi).
@@ -31,11 +47,24 @@ pub struct RightsizingConfig {
     pub min_monthly_savings: f64,
 }
 
+impl std::fmt::Debug for RightsizingConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RightsizingConfig")
+            .field("strategy", &self.strategy.name())
+            .field("limits", &self.limits)
+            .field("min_cpu_milli", &self.min_cpu_milli)
+            .field("min_memory_bytes", &self.min_memory_bytes)
+            .field("min_samples", &self.min_samples)
+            .field("min_history_hours", &self.min_history_hours)
+            .finish()
+    }
+}
+
 impl Default for RightsizingConfig {
     fn default() -> Self {
         RightsizingConfig {
-            cpu_percentile: 95.0,
-            memory_buffer: 0.15,
+            strategy: Arc::new(PercentileStrategy::default()),
+            limits: LimitsPolicy::KeepRatio,
             min_cpu_milli: 10,
             min_memory_bytes: 100 << 20,
             min_samples: 100,
@@ -53,19 +82,9 @@ pub struct WorkloadRightsizing {
     pub config: RightsizingConfig,
 }
 
-/// The `p`-th percentile (0–100) of `values`, nearest-rank.
-pub(crate) fn percentile(values: &mut [f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
-    values[rank.clamp(1, values.len()) - 1]
-}
-
 struct Series {
-    cpu: Vec<f64>,
-    memory: Vec<f64>,
+    cpu: usize,
+    memory: usize,
     first: i64,
     last: i64,
 }
@@ -79,14 +98,41 @@ impl Analyzer for WorkloadRightsizing {
         "Container requests from usage percentiles"
     }
 
+    fn notes(&self, ctx: &Context<'_>) -> Vec<String> {
+        if ctx.cluster.usage.is_empty() {
+            return vec![];
+        }
+        let cfg = &self.config;
+        let short: Vec<String> = ctx
+            .cluster
+            .usage
+            .containers
+            .iter()
+            .filter(|(_, u)| {
+                let first = u.cpu.first().map(|x| x.0).unwrap_or(0);
+                let last = u.cpu.last().map(|x| x.0).unwrap_or(0);
+                u.cpu.len() < cfg.min_samples
+                    || (last - first) as f64 / 3600.0 < cfg.min_history_hours
+            })
+            .map(|(k, _)| format!("{}/{}/{}", k.namespace, k.pod, k.container))
+            .collect();
+        if short.is_empty() {
+            return vec![];
+        }
+        let mut examples = short.clone();
+        examples.sort();
+        examples.truncate(3);
+        vec![format!(
+            "insufficient data for {} container(s) (fewer than {} samples or {} h of history): no rightsizing for them yet, e.g. {}",
+            short.len(),
+            cfg.min_samples,
+            cfg.min_history_hours,
+            examples.join(", ")
+        )]
+    }
+
     fn analyze(&self, ctx: &Context<'_>) -> Result<Vec<Recommendation>> {
         let cfg = &self.config;
-        if !(0.0..=100.0).contains(&cfg.cpu_percentile) || cfg.memory_buffer < 0.0 {
-            return Err(AnalyzeError::Config {
-                analyzer: self.name().into(),
-                message: "cpu_percentile must be in [0, 100] and memory_buffer ≥ 0".into(),
-            });
-        }
         if ctx.cluster.usage.is_empty() {
             return Ok(vec![]);
         }
@@ -125,11 +171,14 @@ impl Analyzer for WorkloadRightsizing {
                     continue;
                 }
                 let mut s = Series {
-                    cpu: vec![],
-                    memory: vec![],
+                    cpu: 0,
+                    memory: 0,
                     first: i64::MAX,
                     last: i64::MIN,
                 };
+                let mut refs = Vec::new();
+                let mut cpu_max: f64 = 0.0;
+                let mut mem_peak: f64 = 0.0;
                 for p in &pods {
                     let key = ContainerKey {
                         namespace: p.namespace.clone(),
@@ -137,8 +186,11 @@ impl Analyzer for WorkloadRightsizing {
                         container: c.name.clone(),
                     };
                     if let Some(u) = ctx.cluster.usage.containers.get(&key) {
-                        s.cpu.extend(u.cpu.iter().map(|x| x.1));
-                        s.memory.extend(u.memory.iter().map(|x| x.1));
+                        refs.push(u);
+                        s.cpu += u.cpu.len();
+                        s.memory += u.memory.len();
+                        cpu_max = u.cpu.iter().map(|x| x.1).fold(cpu_max, f64::max);
+                        mem_peak = u.memory.iter().map(|x| x.1).fold(mem_peak, f64::max);
                         for t in u.cpu.iter().chain(u.memory.iter()).map(|x| x.0) {
                             s.first = s.first.min(t);
                             s.last = s.last.max(t);
@@ -146,8 +198,8 @@ impl Analyzer for WorkloadRightsizing {
                     }
                 }
                 let hours = (s.last - s.first) as f64 / 3600.0;
-                if s.cpu.len() < cfg.min_samples
-                    || s.memory.len() < cfg.min_samples
+                if s.cpu < cfg.min_samples
+                    || s.memory < cfg.min_samples
                     || hours < cfg.min_history_hours
                 {
                     continue;
@@ -172,14 +224,11 @@ impl Analyzer for WorkloadRightsizing {
                             }),
                         )
                     });
-                let n_samples = s.cpu.len();
-                let cpu_max = s.cpu.iter().cloned().fold(0.0, f64::max);
-                let cpu_p = percentile(&mut s.cpu, cfg.cpu_percentile);
-                let mem_peak = s.memory.iter().cloned().fold(0.0, f64::max);
+                let n_samples = s.cpu;
+                let (cpu_p, mem_target) = cfg.strategy.recommend(&refs, s.last);
                 let rec_cpu = (((cpu_p * 1000.0).ceil() as i64).max(cfg.min_cpu_milli) + 4) / 5 * 5;
                 let rec_mem = {
-                    let b = ((mem_peak * (1.0 + cfg.memory_buffer)).ceil() as i64)
-                        .max(cfg.min_memory_bytes);
+                    let b = (mem_target.ceil() as i64).max(cfg.min_memory_bytes);
                     (b + (1 << 20) - 1) >> 20 << 20
                 };
                 let rel = |new: i64, old: i64| {
@@ -224,7 +273,13 @@ impl Analyzer for WorkloadRightsizing {
                         fmt_cpu(cur_cpu),
                         format_cpu_milli(new_cpu),
                     ));
-                    if cur_cpu_lim > 0 && cur_cpu > 0 {
+                    if cur_cpu_lim > 0 && cfg.limits == LimitsPolicy::UnsetCpuLimit {
+                        changes.push(Change::new(
+                            "cpu_limit",
+                            format_cpu_milli(cur_cpu_lim),
+                            "unset",
+                        ));
+                    } else if cur_cpu_lim > 0 && cur_cpu > 0 {
                         let lim =
                             (new_cpu as f64 * cur_cpu_lim as f64 / cur_cpu as f64).ceil() as i64;
                         changes.push(Change::new(
@@ -241,7 +296,14 @@ impl Analyzer for WorkloadRightsizing {
                         format_memory_bytes(new_mem),
                     ));
                     if cur_mem_lim > 0 {
-                        let lim = new_mem.max(if cur_mem > 0 {
+                        let ratio_lim = if cfg.limits == LimitsPolicy::MemoryLimitEqualsRequest {
+                            new_mem
+                        } else {
+                            0
+                        };
+                        let lim = new_mem.max(if ratio_lim > 0 {
+                            ratio_lim
+                        } else if cur_mem > 0 {
                             (new_mem as f64 * cur_mem_lim as f64 / cur_mem as f64).ceil() as i64
                         } else {
                             new_mem
@@ -328,12 +390,9 @@ impl Analyzer for WorkloadRightsizing {
                 r.risk = Risk { level, reasons };
                 r.confidence = ((hours / (24.0 * 7.0)).min(1.0) * 0.9 + 0.05).min(0.95);
                 r.evidence = vec![
-                    Evidence::new(
-                        format!("cpu_p{}", cfg.cpu_percentile),
-                        round3(cpu_p),
-                        "cores",
-                    ),
+                    Evidence::new("cpu_target", round3(cpu_p), "cores"),
                     Evidence::new("cpu_max", round3(cpu_max), "cores"),
+                    Evidence::new("memory_target", mem_target.round(), "bytes"),
                     Evidence::new("memory_peak", mem_peak.round(), "bytes"),
                     Evidence::new("cpu_request_current", cur_cpu as f64 / 1000.0, "cores"),
                     Evidence::new("memory_request_current", cur_mem as f64, "bytes"),
@@ -342,23 +401,21 @@ impl Analyzer for WorkloadRightsizing {
                     Evidence::new("replicas", pods.len() as f64, "count"),
                 ];
                 r.explanation = format!(
-                    "Over {:.1} days, {} of {} replica(s) used at most {:.3} cores (P{} {:.3}) and peaked at {} of memory, \
-                     against requests of {} CPU and {} memory. Requests of {} CPU (P{}) and {} memory (peak + {:.0}%) \
-                     keep that headroom and {} {} a month across the replicas.",
+                    "Over {:.1} days, {} of {} replica(s) used at most {:.3} cores and peaked at {} of memory, \
+                     against requests of {} CPU and {} memory. The {} strategy ({}) gives {} CPU and {} memory, \
+                     which {} {} a month across the replicas.",
                     hours / 24.0,
                     c.name,
                     pods.len(),
                     cpu_max,
-                    cfg.cpu_percentile,
-                    cpu_p,
                     format_memory_bytes(mem_peak as i64),
                     fmt_cpu(cur_cpu),
                     fmt_mem(cur_mem),
+                    cfg.strategy.name(),
+                    cfg.strategy.describe(),
                     format_cpu_milli(new_cpu),
-                    cfg.cpu_percentile,
                     format_memory_bytes(new_mem),
-                    cfg.memory_buffer * 100.0,
-                    if monthly >= 0.0 { "save" } else { "cost" },
+                    if monthly >= 0.0 { "saves" } else { "costs" },
                     fmt_usd(monthly.abs()),
                 );
                 out.push(r);
@@ -385,19 +442,5 @@ fn fmt_mem(b: i64) -> String {
         "unset".into()
     } else {
         format_memory_bytes(b)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percentile;
-
-    #[test]
-    fn nearest_rank_percentile() {
-        let mut v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&mut v, 95.0), 95.0);
-        assert_eq!(percentile(&mut v, 100.0), 100.0);
-        assert_eq!(percentile(&mut [3.0, 1.0, 2.0], 50.0), 2.0);
-        assert_eq!(percentile(&mut [], 50.0), 0.0);
     }
 }

@@ -683,7 +683,11 @@ fn replace(
             st.bins[b].open = false;
         }
     }
-    let mut order = movable.clone();
+    // pods not running anywhere yet are packed too: the plan must make room for them
+    let mut order: Vec<usize> = movable.clone();
+    order.extend(
+        (0..prob.pods.len()).filter(|&p| prob.pods[p].node.is_none() && st.assign[p].is_none()),
+    );
     order.sort_by(|&a, &b| {
         value(prob.pods[b].req, y, fb)
             .total_cmp(&value(prob.pods[a].req, y, fb))
