@@ -328,6 +328,10 @@ export interface ClusterJson {
   aws: Record<string, unknown>
   /** Usage history. */
   usage: unknown
+  /** Services (selectors and routing). */
+  services: Array<Record<string, unknown>>
+  /** Traffic between workloads and Services. */
+  traffic: Array<Record<string, unknown>>
 }
 
 /** What an IaC change targets. */

@@ -52,6 +52,9 @@ enum Command {
         /// Prometheus query_range JSON for container CPU and memory (file or folder; repeatable).
         #[arg(long, value_name = "PATH")]
         usage: Vec<PathBuf>,
+        /// Traffic matrix: CSV `source,destination,bytes[,window_seconds]` or Prometheus JSON with Istio labels (repeatable).
+        #[arg(long, value_name = "PATH")]
+        traffic: Vec<PathBuf>,
         /// Cluster name (default: from node labels or instance tags, else the file name).
         #[arg(long)]
         cluster_name: Option<String>,
@@ -265,6 +268,7 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             cluster,
             aws,
             usage,
+            traffic,
             cluster_name,
             region,
             prices,
@@ -301,7 +305,8 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             if let Some(n) = cluster_name {
                 opts = opts.with_cluster_name(n);
             }
-            let loaded = pipeline::load_snapshot(&cluster, &aws, &usage, &opts)?;
+            let mut loaded = pipeline::load_snapshot(&cluster, &aws, &usage, &opts)?;
+            pipeline::add_traffic(&mut loaded.cluster, &traffic)?;
             for w in &loaded.warnings {
                 let _ = writeln!(err, "warning: {w}");
             }

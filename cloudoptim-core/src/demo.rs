@@ -1163,6 +1163,38 @@ pub fn demo_cluster() -> Cluster {
         private_dns_name: Some("ip-10-0-77-19.ec2.internal".into()),
         architecture: Some("x86_64".into()),
     });
+    // ---- Services for the Deployments and StatefulSets, and a week of traffic between them
+    for w in &c.workloads {
+        if matches!(w.kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet) {
+            c.services.push(Service {
+                namespace: w.namespace.clone(),
+                name: w.name.clone(),
+                selector: labels(&[("app.kubernetes.io/name", &w.name)]),
+                traffic_distribution: (w.namespace == "shop" && w.name == "catalog")
+                    .then(|| "PreferClose".to_string()),
+                internal_traffic_policy: None,
+                topology_mode: None,
+            });
+        }
+    }
+    const TB: f64 = 1e12;
+    for (src, dst, tb) in [
+        ("shop/frontend", "shop/checkout", 1.2),
+        ("shop/frontend", "shop/cart", 2.5),
+        ("shop/frontend", "shop/catalog", 4.0),
+        ("shop/frontend", "search/search-api", 1.8),
+        ("shop/checkout", "payments/payments-api", 0.9),
+        ("payments/payments-api", "data/postgres", 3.1),
+        ("search/indexer", "data/kafka-connect", 0.4),
+        ("shop/recommendations", "data/redis", 2.2),
+    ] {
+        c.traffic.push(TrafficFlow {
+            source: src.into(),
+            destination: dst.into(),
+            bytes: tb * TB,
+            window_seconds: 7.0 * 86_400.0,
+        });
+    }
     // ---- a week of usage at 15-minute steps
     let start = now.as_second() - HISTORY_DAYS * 86_400;
     let steps = (HISTORY_DAYS * 86_400 / STEP_SECONDS) as usize;

@@ -903,6 +903,36 @@ impl AwsInventory {
     }
 }
 
+/// A Service: which pods it selects and how it routes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Pod selector (empty: no selector, endpoints managed by hand).
+    pub selector: BTreeMap<String, String>,
+    /// `spec.trafficDistribution` (`PreferClose`).
+    pub traffic_distribution: Option<String>,
+    /// `spec.internalTrafficPolicy` (`Local`, `Cluster`).
+    pub internal_traffic_policy: Option<String>,
+    /// The `service.kubernetes.io/topology-mode` annotation (`Auto`).
+    pub topology_mode: Option<String>,
+}
+
+/// Bytes sent from a workload to a Service over a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrafficFlow {
+    /// Source `namespace/workload`.
+    pub source: String,
+    /// Destination `namespace/service`.
+    pub destination: String,
+    /// Bytes over the window (both directions).
+    pub bytes: f64,
+    /// Window in seconds.
+    pub window_seconds: f64,
+}
+
 /// A whole cluster snapshot: Kubernetes objects, AWS inventory, metrics and usage history.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cluster {
@@ -933,6 +963,12 @@ pub struct Cluster {
     pub aws: AwsInventory,
     /// Usage history.
     pub usage: UsageHistory,
+    /// Services.
+    #[serde(default)]
+    pub services: Vec<Service>,
+    /// Traffic between workloads and Services.
+    #[serde(default)]
+    pub traffic: Vec<TrafficFlow>,
 }
 
 impl Cluster {

@@ -106,6 +106,14 @@ pub fn load_snapshot(
     Ok(loaded)
 }
 
+/// Adds traffic matrices (CSV or Prometheus JSON, see [`crate::loader::load_traffic`]) to a snapshot.
+pub fn add_traffic(cluster: &mut Cluster, paths: &[PathBuf]) -> Result<()> {
+    for p in paths {
+        cluster.traffic.extend(loader::load_traffic(p)?);
+    }
+    Ok(())
+}
+
 /// Analyzes a cluster with the given prices and analyzers (built-ins when `None`).
 pub fn analyze_with(
     cluster: &Cluster,
@@ -207,22 +215,21 @@ pub fn analyze_with_extra(
 pub fn analyzer_context_json(ctx: &Context<'_>, include_usage: bool) -> Value {
     let c = ctx.cluster;
     let v = |r: serde_json::Result<Value>| r.unwrap_or(Value::Null);
-    // field by field, so the usage history is not serialised only to be dropped
-    let mut cluster = Map::new();
-    cluster.insert("name".into(), Value::from(c.name.as_str()));
-    cluster.insert("region".into(), v(serde_json::to_value(&c.region)));
-    cluster.insert("nodes".into(), v(serde_json::to_value(&c.nodes)));
-    cluster.insert("pods".into(), v(serde_json::to_value(&c.pods)));
-    cluster.insert("workloads".into(), v(serde_json::to_value(&c.workloads)));
-    cluster.insert("hpas".into(), v(serde_json::to_value(&c.hpas)));
-    cluster.insert("pvcs".into(), v(serde_json::to_value(&c.pvcs)));
-    cluster.insert("pvs".into(), v(serde_json::to_value(&c.pvs)));
-    cluster.insert("pdbs".into(), v(serde_json::to_value(&c.pdbs)));
-    cluster.insert("namespaces".into(), v(serde_json::to_value(&c.namespaces)));
-    cluster.insert("metrics".into(), v(serde_json::to_value(&c.metrics)));
-    cluster.insert("aws".into(), v(serde_json::to_value(&c.aws)));
-    if include_usage {
-        cluster.insert("usage".into(), v(serde_json::to_value(&c.usage)));
+    // every field, so new ones reach the analyzers too; the usage history (the bulk of a
+    // snapshot) is dropped before serialising, not after
+    let serialised = if include_usage {
+        serde_json::to_value(c)
+    } else {
+        let mut lean = c.clone();
+        lean.usage = Default::default();
+        serde_json::to_value(&lean)
+    };
+    let mut cluster = match serialised {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    if !include_usage {
+        cluster.remove("usage");
     }
     cluster.insert("summary".into(), v(serde_json::to_value(c.summary())));
     let costs = ctx.costs;

@@ -493,3 +493,91 @@ fn rightsizing_edge_cases_on_real_pods() {
         "raising memory is reported as a cost"
     );
 }
+
+#[test]
+fn cross_az_traffic_from_a_csv_matrix() {
+    let cluster = cloudoptim_core::demo::demo_cluster();
+    let d = tempfile::tempdir().unwrap();
+    let csv = d.path().join("traffic.csv");
+    std::fs::write(
+        &csv,
+        "source,destination,bytes,window_seconds\nshop/frontend,shop/cart,1e12,604800\n",
+    )
+    .unwrap();
+    let mut c = cluster.clone();
+    c.traffic.clear();
+    cloudoptim_core::pipeline::add_traffic(&mut c, &[csv.clone()]).unwrap();
+    assert_eq!(c.traffic.len(), 1);
+    let r = cloudoptim_core::pipeline::analyze_with(
+        &c,
+        &Default::default(),
+        Some(&["cross-az-traffic".to_string()]),
+    )
+    .unwrap();
+    let rec = &r.recommendations[0];
+    assert_eq!(rec.kind, RecommendationKind::CrossAzTraffic);
+    assert!(
+        rec.changes
+            .iter()
+            .any(|ch| ch.field == "trafficDistribution" && ch.proposed == "PreferClose")
+    );
+    // 1 TB a week ≈ 4345 GB a month; both sides spread over 3 zones → 2/3 crosses; $0.02/GB both ways
+    let gb = rec
+        .evidence
+        .iter()
+        .find(|e| e.name == "gb_per_month")
+        .unwrap()
+        .value;
+    assert!(
+        (gb - 1e12 / 604_800.0 * 730.0 * 3600.0 / 1e9).abs() < 1.0,
+        "{gb}"
+    );
+    let cost = rec
+        .evidence
+        .iter()
+        .find(|e| e.name == "cost_now")
+        .unwrap()
+        .value;
+    let share = rec
+        .evidence
+        .iter()
+        .find(|e| e.name == "cross_zone_share_now")
+        .unwrap()
+        .value;
+    assert!(
+        (cost - gb * share * 0.02).abs() < 0.1,
+        "{cost} {gb} {share}"
+    );
+    // malformed rows name the row and the field
+    std::fs::write(
+        &csv,
+        "source,destination,bytes\nshop/frontend,shop/cart,lots\n",
+    )
+    .unwrap();
+    let e = cloudoptim_core::loader::load_traffic(&csv)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("traffic.csv") && e.contains("row 1") && e.contains("bytes"),
+        "{e}"
+    );
+    std::fs::write(&csv, "source,destination,bytes\nfrontend,shop/cart,1\n").unwrap();
+    assert!(
+        cloudoptim_core::loader::load_traffic(&csv)
+            .unwrap_err()
+            .to_string()
+            .contains("namespace/name")
+    );
+    // a Prometheus response with Istio's labels
+    let prom = d.path().join("istio.json");
+    std::fs::write(&prom, r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"source_workload_namespace":"shop","source_workload":"frontend","destination_service_namespace":"shop","destination_service_name":"cart"},"value":[1700000000,"5e11"]}]}}"#).unwrap();
+    let flows = cloudoptim_core::loader::load_traffic(&prom).unwrap();
+    assert_eq!(
+        (
+            flows[0].source.as_str(),
+            flows[0].destination.as_str(),
+            flows[0].bytes
+        ),
+        ("shop/frontend", "shop/cart", 5e11)
+    );
+}

@@ -1,6 +1,7 @@
 //! Analyzers: each reads a cluster snapshot with its prices and costs and returns
 //! [`Recommendation`]s. Callers can add their own by implementing [`Analyzer`].
 
+mod cross_az;
 mod empty_nodes;
 mod ghost_instances;
 mod node_rightsizing;
@@ -10,6 +11,7 @@ mod rightsizing;
 pub mod strategy;
 mod zombie_volumes;
 
+pub use cross_az::{CROSS_AZ_USD_PER_GB_EACH_WAY, CrossAzTraffic};
 pub use empty_nodes::EmptyNodes;
 pub use ghost_instances::GhostInstances;
 pub use node_rightsizing::{NodeRightsizing, NodeRightsizingConfig};
@@ -149,6 +151,7 @@ pub fn builtin() -> Vec<Box<dyn Analyzer>> {
         Box::new(EmptyNodes),
         Box::new(ZombieVolumes::default()),
         Box::new(GhostInstances::default()),
+        Box::new(CrossAzTraffic::default()),
     ]
 }
 

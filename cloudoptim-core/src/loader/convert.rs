@@ -20,6 +20,7 @@ pub(crate) struct Builder {
     pvs: Vec<Pv>,
     pdbs: Vec<Pdb>,
     namespaces: Vec<Namespace>,
+    services: Vec<Service>,
     metrics: MetricsSnapshot,
     pub(crate) aws: AwsInventory,
     pub(crate) usage: UsageHistory,
@@ -206,6 +207,7 @@ impl Builder {
             && self.pvs.is_empty()
             && self.pdbs.is_empty()
             && self.namespaces.is_empty()
+            && self.services.is_empty()
             && self.metrics.nodes.is_empty()
             && self.metrics.containers.is_empty()
             && self.aws.is_empty()
@@ -584,6 +586,30 @@ impl Builder {
                     disruptions_allowed: p.status.disruptions_allowed,
                 });
             }
+            "Service" => {
+                let sv: WService = typed(path, &object, v)?;
+                self.services.push(Service {
+                    namespace: sv
+                        .metadata
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| "default".into()),
+                    topology_mode: sv
+                        .metadata
+                        .annotations
+                        .get("service.kubernetes.io/topology-mode")
+                        .or_else(|| {
+                            sv.metadata
+                                .annotations
+                                .get("service.kubernetes.io/topology-aware-hints")
+                        })
+                        .cloned(),
+                    name: sv.metadata.name,
+                    selector: sv.spec.selector,
+                    traffic_distribution: sv.spec.traffic_distribution,
+                    internal_traffic_policy: sv.spec.internal_traffic_policy,
+                });
+            }
             "Namespace" => {
                 let n: WNamespace = typed(path, &object, v)?;
                 self.namespaces.push(Namespace {
@@ -938,6 +964,8 @@ impl Builder {
             pvs: self.pvs,
             pdbs: self.pdbs,
             namespaces: self.namespaces,
+            services: self.services,
+            traffic: vec![],
             metrics: self.metrics,
             aws: self.aws,
             usage: self.usage,

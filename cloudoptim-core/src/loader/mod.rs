@@ -9,6 +9,7 @@
 //! file, the object (`Kind namespace/name`) and the field path.
 
 mod convert;
+mod traffic;
 pub(crate) mod wire;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use serde_json::Value;
 use crate::model::{AwsInventory, Cluster, UsageHistory};
 
 pub use convert::parse_go_duration_seconds;
+pub use traffic::{DEFAULT_WINDOW_SECONDS, load_traffic};
 
 /// Why a load failed.
 #[derive(Debug, thiserror::Error)]

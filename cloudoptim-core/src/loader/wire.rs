@@ -513,6 +513,21 @@ pub(crate) struct WPdb {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+pub(crate) struct WServiceSpec {
+    pub selector: BTreeMap<String, String>,
+    pub traffic_distribution: Option<String>,
+    pub internal_traffic_policy: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct WService {
+    pub metadata: WMeta,
+    pub spec: WServiceSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub(crate) struct WNamespace {
     pub metadata: WMeta,
 }
