@@ -506,7 +506,7 @@ fn cross_az_traffic_from_a_csv_matrix() {
     .unwrap();
     let mut c = cluster.clone();
     c.traffic.clear();
-    cloudoptim_core::pipeline::add_traffic(&mut c, &[csv.clone()]).unwrap();
+    cloudoptim_core::pipeline::add_traffic(&mut c, std::slice::from_ref(&csv)).unwrap();
     assert_eq!(c.traffic.len(), 1);
     let r = cloudoptim_core::pipeline::analyze_with(
         &c,

@@ -177,14 +177,14 @@ fn folders_skip_logs_and_unknown_kinds() {
     );
     write(
         &d.path().join("shop"),
-        "services.json",
-        r#"{"kind":"ServiceList","items":[{"metadata":{"name":"s"}}]}"#,
+        "configmaps.json",
+        r#"{"kind":"ConfigMapList","items":[{"metadata":{"name":"s"}}]}"#,
     );
     write(&d.path().join("shop"), "logs.txt", "not json");
     let l = load_cluster_with(d.path(), &LoadOptions::default().with_cluster_name("x")).unwrap();
     assert_eq!(l.cluster.nodes.len(), 1);
     assert_eq!(l.cluster.name, "x");
-    assert_eq!(l.skipped.get("Service"), Some(&1));
+    assert_eq!(l.skipped.get("ConfigMap"), Some(&1));
     assert_eq!(l.files.len(), 2);
 }
 
