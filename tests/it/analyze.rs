@@ -164,7 +164,8 @@ fn demo_is_stable_and_covers_every_analyzer() {
     );
     assert!(a.totals.monthly_savings_usd <= a.totals.gross_monthly_savings_usd + 1e-9);
     assert!(
-        a.totals.savings_ratio > 0.05 && a.totals.savings_ratio < 0.6,
+        // the demo cluster is a neglected one: most of its bill can go, but never all of it
+        a.totals.savings_ratio > 0.05 && a.totals.savings_ratio < 0.75,
         "{}",
         a.totals.savings_ratio
     );

@@ -176,6 +176,30 @@ pub fn by_names(names: &[String]) -> Result<Vec<Box<dyn Analyzer>>> {
     Ok(out)
 }
 
+/// Claims a saving where it is realised: on the nodes the workload's pods run on. Every
+/// workload-level change (requests, office hours, OOM fixes) saves or costs node capacity, so its
+/// claims land on the same `node:` resources as node removal and node rightsizing, and combine
+/// with them instead of adding on top. `per_node` holds monthly USD per node name.
+pub(crate) fn claim_on_nodes(
+    mut r: Recommendation,
+    ctx: &Context<'_>,
+    per_node: &std::collections::BTreeMap<String, f64>,
+) -> Recommendation {
+    let mut unclaimed = 0.0;
+    for (node, monthly) in per_node {
+        let base = ctx.costs.node(node).map(|c| c.monthly()).unwrap_or(0.0);
+        if base > 0.0 {
+            r = r.with_claim(format!("node:{node}"), base, monthly / base);
+        } else {
+            unclaimed += monthly;
+        }
+    }
+    if r.savings_claims.is_empty() {
+        r.monthly_savings_usd = crate::recommend::round_cents(unclaimed);
+    }
+    r
+}
+
 pub(crate) fn fmt_usd(v: f64) -> String {
     format!("${v:.2}")
 }

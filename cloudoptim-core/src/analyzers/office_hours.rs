@@ -241,19 +241,12 @@ impl Analyzer for OfficeHours {
             let mut target = Target::cluster(&ctx.cluster.name);
             target.namespace = Some(ns.clone());
             let mut r = Recommendation::new(RecommendationKind::OfficeHours, self.name(), target);
-            // each workload's cost shrinks by the off-hours share
-            for w in &workloads {
-                let (kind, name) = w.split_once('/').unwrap_or(("", w));
-                let wr = crate::model::WorkloadRef {
-                    kind: WorkloadKind::from_kind(kind),
-                    namespace: ns.clone(),
-                    name: name.to_string(),
-                };
-                let base = ctx.costs.workload_monthly(&wr);
-                if base > 0.0 {
-                    r = r.with_claim(format!("workload:{ns}/{kind}/{name}"), base, off);
-                }
+            // the capacity the sleeping pods hold is freed on their nodes for the off-hours share
+            let mut per_node: BTreeMap<String, f64> = BTreeMap::new();
+            for p in &pods {
+                *per_node.entry(p.node.clone()).or_default() += p.hourly() * HOURS_PER_MONTH * off;
             }
+            r = super::claim_on_nodes(r, ctx, &per_node);
             r.title = format!(
                 "Sleep namespace {ns} outside {:02}:00–{:02}:00 {} ({} workloads, −{}/mo)",
                 c.start_hour,

@@ -141,22 +141,15 @@ impl Analyzer for OomRemediation {
                 .or(Some("Pod".into()));
             target.workload = Some(wname.clone());
             target.container = Some(container.clone());
-            let resource = match &wref {
-                Some(w) => format!("workload:{}/{}/{}", w.namespace, w.kind.as_str(), w.name),
-                None => format!("workload:{ns}/Pod/{wname}"),
-            };
-            let base = wref
-                .as_ref()
-                .map(|w| ctx.costs.workload_monthly(w))
-                .unwrap_or(0.0);
-            let mut r =
-                Recommendation::new(RecommendationKind::OomRemediation, self.name(), target);
-            r = if base > 0.0 {
-                r.with_claim(resource, base, monthly / base)
-            } else {
-                r
-            };
-            if base <= 0.0 {
+            let mut per_node: BTreeMap<String, f64> = BTreeMap::new();
+            for p in &h.pods {
+                if let Some(n) = &p.node_name {
+                    *per_node.entry(n.clone()).or_default() += monthly / h.pods.len() as f64;
+                }
+            }
+            let r = Recommendation::new(RecommendationKind::OomRemediation, self.name(), target);
+            let mut r = super::claim_on_nodes(r, ctx, &per_node);
+            if r.savings_claims.is_empty() {
                 r.monthly_savings_usd = round_cents(monthly);
             }
             r.priority = Priority::High;

@@ -155,7 +155,6 @@ impl Analyzer for WorkloadRightsizing {
         for (wref, pods) in groups {
             let workload = ctx.cluster.workload(wref);
             let hpa = workload.and_then(|w| w.hpa.clone());
-            let base_monthly = ctx.costs.workload_monthly(wref);
             let Some(first) = pods.first() else { continue };
             for c in &first.containers {
                 // containers killed by the OOM killer are the OOM analyzer's
@@ -247,11 +246,15 @@ impl Analyzer for WorkloadRightsizing {
                 let new_mem = if mem_changes { rec_mem } else { cur_mem };
                 // savings at each pod's node unit prices
                 let mut hourly = 0.0;
+                let mut per_node: std::collections::BTreeMap<String, f64> =
+                    std::collections::BTreeMap::new();
                 for p in &pods {
                     if let Some(nc) = p.node_name.as_deref().and_then(|n| ctx.costs.node(n)) {
-                        hourly += (cur_cpu - new_cpu) as f64 / 1000.0 * nc.cpu_core_hourly
+                        let h = (cur_cpu - new_cpu) as f64 / 1000.0 * nc.cpu_core_hourly
                             + (cur_mem - new_mem) as f64 / (1u64 << 30) as f64
                                 * nc.memory_gib_hourly;
+                        hourly += h;
+                        *per_node.entry(nc.node.clone()).or_default() += h * HOURS_PER_MONTH;
                     }
                 }
                 let monthly = hourly * HOURS_PER_MONTH;
@@ -334,25 +337,12 @@ impl Analyzer for WorkloadRightsizing {
                     reasons.push("memory would sit close to the observed peak".into());
                     level = level.max(RiskLevel::Medium);
                 }
-                let mut r = Recommendation::new(
+                let r = Recommendation::new(
                     RecommendationKind::WorkloadRightsizing,
                     self.name(),
                     target,
                 );
-                if base_monthly > 0.0 {
-                    r = r.with_claim(
-                        format!(
-                            "workload:{}/{}/{}",
-                            wref.namespace,
-                            wref.kind.as_str(),
-                            wref.name
-                        ),
-                        base_monthly,
-                        monthly / base_monthly,
-                    );
-                } else {
-                    r.monthly_savings_usd = round_cents(monthly);
-                }
+                let mut r = super::claim_on_nodes(r, ctx, &per_node);
                 let summary: Vec<String> = changes
                     .iter()
                     .filter(|c| c.field.ends_with("_request"))

@@ -1,7 +1,14 @@
 //! The built-in solver: LP-priced best-fit-decreasing construction, then local search (bin
 //! elimination and right-sizing), with every scheduling constraint checked on every move.
+//!
+//! Open bins are kept in an index ordered by the LP value of their free capacity, so best fit
+//! looks at the bins that could hold a pod from the tightest up instead of scanning them all;
+//! node-side rules (taints, nodeSelector, node affinity) are evaluated once per pod class and
+//! node label set and cached; existing nodes that only differ by name are priced once when the
+//! construction chooses what to open.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use microlp::{ComparisonOp, OptimizationDirection, Problem as Lp};
 
@@ -23,16 +30,24 @@ struct Bin<'p> {
     zone: &'p str,
     labels: &'p BTreeMap<String, String>,
     taints: &'p [Taint],
+    /// Whether a taint keeps pods without a toleration off.
+    hard_taints: bool,
+    /// Label class for the node-rule cache: the node's index, or nodes + the offer's index.
+    lclass: u32,
     cap: R,
     used: R,
     pods: Vec<usize>,
+    /// The pods on it that have hostname anti-affinity.
+    anti_pods: Vec<usize>,
     price: f64,
     existing: Option<usize>,
     offer: Option<usize>,
     open: bool,
     fixed: bool,
-    misses: u32,
 }
+
+/// A pod's node-rule class is not cached (it matches on node names).
+const NO_CLASS: u32 = u32::MAX;
 
 struct State<'p> {
     prob: &'p Problem,
@@ -41,6 +56,22 @@ struct State<'p> {
     zone_pods: HashMap<&'p str, Vec<usize>>,
     /// Whether any pod has a zone-level rule (else per-zone lists are not kept).
     track_zones: bool,
+    /// Linear value of a resource vector: the LP's shadow prices (or the fallback).
+    w: [f64; 5],
+    /// Open bins by the value of their free capacity.
+    index: BTreeSet<(i64, usize)>,
+    /// Each open bin's key in `index`.
+    key: Vec<i64>,
+    /// Pods without nodeSelector and required node affinity.
+    simple: Vec<bool>,
+    /// Pods with hostname anti-affinity.
+    host_anti: Vec<bool>,
+    /// Pods' node-rule classes (tolerations, nodeSelector, node affinity).
+    pclass: Vec<u32>,
+    /// Each pod's requests valued at `w`.
+    pval: Vec<f64>,
+    /// (pod class, label class) → node rules allow it.
+    ok_cache: RefCell<HashMap<(u32, u32), bool>>,
 }
 
 fn anti_hits(a: &super::PPod, b: &super::PPod, scope: Scope) -> bool {
@@ -55,41 +86,93 @@ fn anti_hits(a: &super::PPod, b: &super::PPod, scope: Scope) -> bool {
     })
 }
 
+fn hard(taints: &[Taint]) -> bool {
+    taints
+        .iter()
+        .any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+}
+
 impl<'p> State<'p> {
-    fn new(prob: &'p Problem) -> State<'p> {
+    fn new(prob: &'p Problem, w: [f64; 5]) -> State<'p> {
         let track_zones = prob
             .pods
             .iter()
             .any(|x| !x.spread.is_empty() || x.anti.iter().any(|(s, ..)| *s == Scope::Zone));
+        let mut classes: HashMap<String, u32> = HashMap::new();
+        let pclass = prob
+            .pods
+            .iter()
+            .map(|p| {
+                if p.node_required.iter().any(|t| !t.match_fields.is_empty()) {
+                    return NO_CLASS;
+                }
+                if p.tolerations.is_empty()
+                    && p.node_selector.is_empty()
+                    && p.node_required.is_empty()
+                {
+                    return 0;
+                }
+                let k = format!(
+                    "{:?}|{:?}|{:?}",
+                    p.tolerations, p.node_selector, p.node_required
+                );
+                let n = classes.len() as u32 + 1;
+                *classes.entry(k).or_insert(n)
+            })
+            .collect();
         State {
             prob,
             bins: vec![],
             assign: vec![None; prob.pods.len()],
             zone_pods: HashMap::new(),
             track_zones,
+            w,
+            index: BTreeSet::new(),
+            key: vec![],
+            simple: prob
+                .pods
+                .iter()
+                .map(|p| p.node_selector.is_empty() && p.node_required.is_empty())
+                .collect(),
+            host_anti: prob
+                .pods
+                .iter()
+                .map(|p| p.anti.iter().any(|(s, ..)| *s == Scope::Host))
+                .collect(),
+            pclass,
+            pval: prob
+                .pods
+                .iter()
+                .map(|p| (0..5).map(|d| p.req[d] as f64 * w[d]).sum())
+                .collect(),
+            ok_cache: RefCell::new(HashMap::new()),
         }
     }
 
-    fn add_existing(&mut self, i: usize, open: bool) -> usize {
+    fn add_existing(&mut self, i: usize) -> usize {
         let n = &self.prob.nodes[i];
         self.bins.push(Bin {
             name: n.name.clone(),
             zone: &n.zone,
             labels: &n.labels,
             taints: &n.taints,
+            hard_taints: hard(&n.taints),
+            lclass: i as u32,
             cap: sub(n.cap, n.overhead),
             used: [0; 5],
             pods: vec![],
+            anti_pods: vec![],
             price: n.price,
             existing: Some(i),
             offer: None,
-            open,
+            open: false,
             fixed: false,
-            misses: 0,
         });
+        self.key.push(0);
         self.bins.len() - 1
     }
 
+    /// A new bin of offer `o`, open.
     fn add_offer(&mut self, o: usize, seq: usize) -> usize {
         let of = &self.prob.offers[o];
         self.bins.push(Bin {
@@ -97,17 +180,88 @@ impl<'p> State<'p> {
             zone: &of.zone,
             labels: &of.labels,
             taints: &of.taints,
+            hard_taints: hard(&of.taints),
+            lclass: (self.prob.nodes.len() + o) as u32,
             cap: sub(of.cap, of.overhead),
             used: [0; 5],
             pods: vec![],
+            anti_pods: vec![],
             price: of.price,
             existing: None,
             offer: Some(o),
-            open: true,
+            open: false,
             fixed: false,
-            misses: 0,
         });
-        self.bins.len() - 1
+        self.key.push(0);
+        let b = self.bins.len() - 1;
+        self.open_bin(b);
+        b
+    }
+
+    fn value(&self, r: R) -> f64 {
+        (0..5).map(|d| r[d] as f64 * self.w[d]).sum()
+    }
+
+    fn key_of(&self, r: R) -> i64 {
+        (self.value(r) * 1e9).round() as i64
+    }
+
+    /// Index key of a bin: the value of its free capacity (overcommitted dimensions count 0).
+    fn free_key(&self, b: usize) -> i64 {
+        let free = sub(self.bins[b].cap, self.bins[b].used);
+        self.key_of(std::array::from_fn(|d| free[d].max(0)))
+    }
+
+    fn open_bin(&mut self, b: usize) {
+        if !self.bins[b].open {
+            self.bins[b].open = true;
+            let k = self.free_key(b);
+            self.key[b] = k;
+            self.index.insert((k, b));
+        }
+    }
+
+    fn close_bin(&mut self, b: usize) {
+        if self.bins[b].open {
+            self.bins[b].open = false;
+            self.index.remove(&(self.key[b], b));
+        }
+    }
+
+    fn reindex(&mut self, b: usize) {
+        if self.bins[b].open {
+            self.index.remove(&(self.key[b], b));
+            let k = self.free_key(b);
+            self.key[b] = k;
+            self.index.insert((k, b));
+        }
+    }
+
+    /// Node-side rules (taints, nodeSelector, node affinity) for pod `p` on a node with these
+    /// labels, cached per pod class and label class.
+    fn node_fits(
+        &self,
+        p: usize,
+        lclass: u32,
+        labels: &BTreeMap<String, String>,
+        taints: &[Taint],
+        hard_taints: bool,
+        name: &str,
+    ) -> bool {
+        if self.simple[p] && !hard_taints {
+            return true;
+        }
+        let pod = &self.prob.pods[p];
+        let c = self.pclass[p];
+        if c == NO_CLASS {
+            return node_ok(pod, labels, taints, name);
+        }
+        if let Some(&v) = self.ok_cache.borrow().get(&(c, lclass)) {
+            return v;
+        }
+        let v = node_ok(pod, labels, taints, name);
+        self.ok_cache.borrow_mut().insert((c, lclass), v);
+        v
     }
 
     /// Hostname-level topology spread for a pod placed in bin `b` (zone spread is in `zone_ok`).
@@ -146,6 +300,9 @@ impl<'p> State<'p> {
 
     /// Zone-level rules (zone anti-affinity, zone spread) for a pod placed in `zone`.
     fn zone_ok(&self, p: usize, zone: &str) -> bool {
+        if !self.track_zones {
+            return true;
+        }
         let pod = &self.prob.pods[p];
         let zone_anti = pod.anti.iter().any(|(s, ..)| *s == Scope::Zone);
         if let Some(zp) = self.zone_pods.get(zone) {
@@ -194,16 +351,31 @@ impl<'p> State<'p> {
         if !bin.open || !fits(bin.used, pod.req, bin.cap) {
             return false;
         }
-        if !node_ok(pod, bin.labels, bin.taints, &bin.name) {
+        if !self.node_fits(
+            p,
+            bin.lclass,
+            bin.labels,
+            bin.taints,
+            bin.hard_taints,
+            &bin.name,
+        ) {
             return false;
         }
-        for &q in &bin.pods {
-            let qp = &self.prob.pods[q];
-            if anti_hits(pod, qp, Scope::Host) || anti_hits(qp, pod, Scope::Host) {
-                return false;
+        if self.host_anti[p] {
+            for &q in &bin.pods {
+                let qp = &self.prob.pods[q];
+                if anti_hits(pod, qp, Scope::Host) || anti_hits(qp, pod, Scope::Host) {
+                    return false;
+                }
+            }
+        } else {
+            for &q in &bin.anti_pods {
+                if anti_hits(&self.prob.pods[q], pod, Scope::Host) {
+                    return false;
+                }
             }
         }
-        if self.track_zones && !self.zone_ok(p, bin.zone) {
+        if !self.zone_ok(p, bin.zone) {
             return false;
         }
         pod.spread.is_empty() || self.spread_ok(p, b)
@@ -214,11 +386,15 @@ impl<'p> State<'p> {
         let bin = &mut self.bins[b];
         bin.used = add(bin.used, req);
         bin.pods.push(p);
+        if self.host_anti[p] {
+            bin.anti_pods.push(p);
+        }
         self.assign[p] = Some(b);
         let z = bin.zone;
         if self.track_zones {
             self.zone_pods.entry(z).or_default().push(p);
         }
+        self.reindex(b);
     }
 
     fn unplace(&mut self, p: usize) {
@@ -226,12 +402,31 @@ impl<'p> State<'p> {
             let req = self.prob.pods[p].req;
             let bin = &mut self.bins[b];
             bin.used = sub(bin.used, req);
-            bin.pods.retain(|&x| x != p);
-            let z = bin.zone;
-            if let Some(v) = self.zone_pods.get_mut(z) {
-                v.retain(|&x| x != p);
+            if let Some(i) = bin.pods.iter().rposition(|&x| x == p) {
+                bin.pods.remove(i);
             }
+            if self.host_anti[p] {
+                bin.anti_pods.retain(|&x| x != p);
+            }
+            let z = bin.zone;
+            if let Some(v) = self.zone_pods.get_mut(z)
+                && let Some(i) = v.iter().rposition(|&x| x == p)
+            {
+                v.swap_remove(i);
+            }
+            self.reindex(b);
         }
+    }
+
+    /// Best fit: the open bin where the pod leaves the least value free. Open bins are
+    /// indexed by free value, so the first that can take the pod, from the pod's own value up,
+    /// is the best.
+    fn best_fit(&self, p: usize) -> Option<usize> {
+        let lo = self.key_of(self.prob.pods[p].req) - 1_000;
+        self.index
+            .range((lo, 0)..)
+            .map(|&(_, b)| b)
+            .find(|&b| self.can_place(p, b))
     }
 }
 
@@ -324,15 +519,6 @@ fn lower_bound(prob: &Problem, fixed: &[bool]) -> Result<(f64, [f64; 5])> {
     Ok((fixed_cost + if bound.is_finite() { bound } else { 0.0 }, y))
 }
 
-fn value(req: R, y: &[f64; 5], fallback: &[f64; 5]) -> f64 {
-    let v: f64 = (0..5).map(|d| req[d] as f64 * y[d]).sum();
-    if v > 0.0 {
-        v
-    } else {
-        (0..5).map(|d| req[d] as f64 * fallback[d]).sum()
-    }
-}
-
 const LOOKAHEAD: usize = 48;
 
 impl Solver for GreedySolver {
@@ -363,10 +549,17 @@ impl Solver for GreedySolver {
         });
         let avg_price = prob.nodes.iter().map(|n| n.price).sum::<f64>().max(1e-9);
         let fallback: [f64; 5] = std::array::from_fn(|d| avg_price / total_cap[d].max(1.0) / 2.0);
-        let mut st = State::new(prob);
+        // shadow prices, with a little of the fallback so that no dimension is free
+        let w: [f64; 5] = if y.iter().any(|v| *v > 0.0) {
+            std::array::from_fn(|d| y[d] + 1e-3 * fallback[d])
+        } else {
+            fallback
+        };
+        let mut st = State::new(prob, w);
         for (i, f) in fixed.iter().enumerate() {
-            st.add_existing(i, true);
+            st.add_existing(i);
             st.bins[i].fixed = *f;
+            st.open_bin(i);
         }
         // every pod where it runs now
         let mut pending = Vec::new();
@@ -380,13 +573,15 @@ impl Solver for GreedySolver {
         let mut steps = Vec::new();
         let mut seq = 0usize;
         match config.mode {
-            Mode::Remove => remove(&mut st, config, &y, &fallback, &mut steps),
-            Mode::Replace => replace(&mut st, config, &y, &fallback, &mut seq, &mut steps),
+            Mode::Remove => remove(&mut st, config, &mut steps),
+            Mode::Replace => replace(&mut st, config, &mut seq, &mut steps),
         }
-        // pods that were pending: try to place them now
+        // pods that were pending and are still unplaced: try to place them now
         let mut unplaced = Vec::new();
         for &pi in &pending {
-            if let Some(b) = (0..st.bins.len()).find(|&b| st.can_place(pi, b)) {
+            if st.assign[pi].is_none()
+                && let Some(b) = st.best_fit(pi)
+            {
                 st.place(pi, b);
             }
         }
@@ -510,58 +705,33 @@ fn round4(v: f64) -> f64 {
     if r == 0.0 { 0.0 } else { r }
 }
 
-/// Best fit: the open bin (other than `skip`) where the pod leaves the least value unused.
-fn best_fit(
-    st: &State<'_>,
-    p: usize,
-    skip: &[usize],
-    y: &[f64; 5],
-    fb: &[f64; 5],
-    candidates: &[usize],
-) -> Option<usize> {
-    let mut best: Option<(f64, usize)> = None;
-    for &b in candidates {
-        if skip.contains(&b) || !st.can_place(p, b) {
-            continue;
-        }
-        let bin = &st.bins[b];
-        let left = value(sub(sub(bin.cap, bin.used), st.prob.pods[p].req), y, fb);
-        if best.is_none_or(|(l, _)| left < l) {
-            best = Some((left, b));
-        }
-    }
-    best.map(|(_, b)| b)
-}
-
-fn step_for(
-    st: &State<'_>,
+/// A step; disruption as Karpenter counts it: one per removed node plus each moved pod's
+/// eviction cost.
+fn make_step(
+    prob: &Problem,
     action: &str,
     removed: Vec<String>,
     added: Vec<String>,
-    moves: Vec<Move>,
+    moved: &[(usize, String, String)],
     saving: f64,
 ) -> Step {
-    let prob = st.prob;
-    let idx: HashMap<&str, usize> = prob
-        .pods
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.id.as_str(), i))
-        .collect();
     let disruption = removed.len() as f64
-        + moves
+        + moved
             .iter()
-            .map(|m| {
-                idx.get(m.pod.as_str())
-                    .map(|&i| prob.pods[i].disruption.max(0.0))
-                    .unwrap_or(1.0)
-            })
+            .map(|(p, ..)| prob.pods[*p].disruption.max(0.0))
             .sum::<f64>();
     Step {
         action: action.into(),
         removed,
         added,
-        moves,
+        moves: moved
+            .iter()
+            .map(|(p, from, to)| Move {
+                pod: prob.pods[*p].id.clone(),
+                from: from.clone(),
+                to: to.clone(),
+            })
+            .collect(),
         hourly_saving: round4(saving),
         monthly_saving: round4(saving * HOURS_PER_MONTH),
         disruption_cost: (disruption * 1000.0).round() / 1000.0,
@@ -570,21 +740,48 @@ fn step_for(
     }
 }
 
-fn remove(
-    st: &mut State<'_>,
-    config: &PackingConfig,
-    y: &[f64; 5],
-    fb: &[f64; 5],
-    steps: &mut Vec<Step>,
-) {
+/// Takes the pods off bin `c`, closes it and places them elsewhere by best fit, largest
+/// first; on failure puts everything back. Returns where each pod went.
+fn evacuate(st: &mut State<'_>, c: usize) -> Option<Vec<(usize, usize)>> {
+    let pods = st.bins[c].pods.clone();
+    let mut sorted = pods.clone();
+    sorted.sort_by(|&a, &b| st.pval[b].total_cmp(&st.pval[a]).then(a.cmp(&b)));
+    st.close_bin(c);
+    for &p in &sorted {
+        st.unplace(p);
+    }
+    let mut moved = Vec::with_capacity(sorted.len());
+    for &p in &sorted {
+        match st.best_fit(p) {
+            Some(b) => {
+                st.place(p, b);
+                moved.push((p, b));
+            }
+            None => {
+                for (q, _) in moved {
+                    st.unplace(q);
+                }
+                st.open_bin(c);
+                for &q in &pods {
+                    st.place(q, c);
+                }
+                return None;
+            }
+        }
+    }
+    Some(moved)
+}
+
+fn remove(st: &mut State<'_>, config: &PackingConfig, steps: &mut Vec<Step>) {
     let n = st.prob.nodes.len();
+    let util: Vec<f64> = (0..n)
+        .map(|b| st.value(st.bins[b].used) / st.bins[b].price.max(1e-9))
+        .collect();
     let mut order: Vec<usize> = (0..n).filter(|&b| !st.bins[b].fixed).collect();
-    let util =
-        |st: &State<'_>, b: usize| value(st.bins[b].used, y, fb) / st.bins[b].price.max(1e-9);
     order.sort_by(|&a, &b| {
         (st.bins[a].pods.len().min(1))
             .cmp(&st.bins[b].pods.len().min(1))
-            .then(util(st, a).total_cmp(&util(st, b)))
+            .then(util[a].total_cmp(&util[b]))
             .then(st.bins[b].price.total_cmp(&st.bins[a].price))
     });
     let mut open_count = n;
@@ -593,253 +790,218 @@ fn remove(
         if open_count <= config.min_nodes {
             break;
         }
-        let pods = st.bins[c].pods.clone();
-        if pods.is_empty() {
-            st.bins[c].open = false;
+        if st.bins[c].pods.is_empty() {
+            st.close_bin(c);
             open_count -= 1;
             empties.push(c);
             continue;
         }
-        let mut sorted = pods.clone();
-        sorted.sort_by(|&a, &b| {
-            value(st.prob.pods[b].req, y, fb).total_cmp(&value(st.prob.pods[a].req, y, fb))
-        });
-        st.bins[c].open = false;
-        for &p in &sorted {
-            st.unplace(p);
-        }
-        let candidates: Vec<usize> = (0..st.bins.len())
-            .filter(|&b| b != c && st.bins[b].open)
-            .collect();
-        let mut moved = Vec::new();
-        let mut ok = true;
-        for &p in &sorted {
-            match best_fit(st, p, &[c], y, fb, &candidates) {
-                Some(b) => {
-                    st.place(p, b);
-                    moved.push((p, b));
-                }
-                None => {
-                    ok = false;
-                    break;
-                }
-            }
-        }
-        if ok {
+        if let Some(moved) = evacuate(st, c) {
             open_count -= 1;
-            let moves = moved
+            let moves: Vec<(usize, String, String)> = moved
                 .iter()
-                .map(|&(p, b)| Move {
-                    pod: st.prob.pods[p].id.clone(),
-                    from: st.bins[c].name.clone(),
-                    to: st.bins[b].name.clone(),
-                })
+                .map(|&(p, b)| (p, st.bins[c].name.clone(), st.bins[b].name.clone()))
                 .collect();
-            let s = step_for(
-                st,
+            let s = make_step(
+                st.prob,
                 "remove",
                 vec![st.bins[c].name.clone()],
                 vec![],
-                moves,
+                &moves,
                 st.bins[c].price,
             );
             steps.push(s);
-        } else {
-            for (p, _) in moved {
-                st.unplace(p);
-            }
-            st.bins[c].open = true;
-            for &p in &pods {
-                st.place(p, c);
-            }
         }
     }
     if !empties.is_empty() {
         let saving: f64 = empties.iter().map(|&b| st.bins[b].price).sum();
         let names = empties.iter().map(|&b| st.bins[b].name.clone()).collect();
-        steps.insert(0, step_for(st, "remove", names, vec![], vec![], saving));
+        steps.insert(0, make_step(st.prob, "remove", names, vec![], &[], saving));
     }
 }
 
-fn replace(
-    st: &mut State<'_>,
-    config: &PackingConfig,
-    y: &[f64; 5],
-    fb: &[f64; 5],
-    seq: &mut usize,
-    steps: &mut Vec<Step>,
-) {
+/// Closed existing nodes, grouped by everything the pods' rules can tell apart (type, zone,
+/// capacity type, price, capacity, group, taints and the labels some pod selects on; the name
+/// only when a pod matches on names), each group's nodes in reverse index order.
+fn node_classes(st: &State<'_>) -> Vec<Vec<usize>> {
     let prob = st.prob;
-    let origin: Vec<Option<usize>> = st.assign.clone();
-    // take every movable pod off; close every node that no pod pins
-    let movable: Vec<usize> = (0..prob.pods.len())
-        .filter(|&p| prob.pods[p].blocker.is_none() && st.assign[p].is_some())
-        .collect();
-    for &p in &movable {
-        st.unplace(p);
-    }
-    for b in 0..prob.nodes.len() {
-        if !st.bins[b].fixed {
-            st.bins[b].open = false;
+    let mut keys: BTreeSet<&str> = BTreeSet::new();
+    let mut by_name = false;
+    for p in &prob.pods {
+        keys.extend(p.node_selector.keys().map(String::as_str));
+        for t in &p.node_required {
+            keys.extend(t.match_expressions.iter().map(|r| r.key.as_str()));
+            by_name |= !t.match_fields.is_empty();
         }
     }
-    // pods not running anywhere yet are packed too: the plan must make room for them
-    let mut order: Vec<usize> = movable.clone();
-    order.extend(
-        (0..prob.pods.len()).filter(|&p| prob.pods[p].node.is_none() && st.assign[p].is_none()),
-    );
-    order.sort_by(|&a, &b| {
-        value(prob.pods[b].req, y, fb)
-            .total_cmp(&value(prob.pods[a].req, y, fb))
-            .then(a.cmp(&b))
-    });
-    // active bins: pinned nodes and recently opened bins; a bin that keeps missing retires
-    let mut active: Vec<usize> = (0..prob.nodes.len())
-        .filter(|&b| st.bins[b].fixed)
-        .collect();
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, n) in prob.nodes.iter().enumerate() {
+        if st.bins[i].open || st.bins[i].fixed {
+            continue;
+        }
+        let selected: Vec<(&str, Option<&String>)> =
+            keys.iter().map(|k| (*k, n.labels.get(*k))).collect();
+        let k = format!(
+            "{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{}",
+            n.instance_type,
+            n.zone,
+            n.capacity_type,
+            n.price.to_bits(),
+            sub(n.cap, n.overhead),
+            n.group,
+            n.taints,
+            selected,
+            if by_name { n.name.as_str() } else { "" }
+        );
+        groups.entry(k).or_default().push(i);
+    }
+    groups
+        .into_values()
+        .map(|mut v| {
+            v.reverse();
+            v
+        })
+        .collect()
+}
+
+enum Choice {
+    Node(usize),
+    Offer(usize),
+}
+
+/// Value per dollar of the lookahead pods that a new bin of this kind would hold (first fit in
+/// order), if the pod `p` itself may go there.
+#[allow(clippy::too_many_arguments)]
+fn score(
+    st: &State<'_>,
+    p: usize,
+    look: &[usize],
+    cap: R,
+    price: f64,
+    lclass: u32,
+    labels: &BTreeMap<String, String>,
+    taints: &[Taint],
+    zone: &str,
+) -> Option<f64> {
+    let prob = st.prob;
+    let hard_taints = hard(taints);
+    if !fits([0; 5], prob.pods[p].req, cap)
+        || !st.node_fits(p, lclass, labels, taints, hard_taints, "new")
+        || !st.zone_ok(p, zone)
+    {
+        return None;
+    }
+    let mut used = [0; 5];
+    let mut v = 0.0;
+    for &q in look {
+        let req = prob.pods[q].req;
+        if fits(used, req, cap) && st.node_fits(q, lclass, labels, taints, hard_taints, "new") {
+            used = add(used, req);
+            v += st.pval[q];
+        }
+    }
+    Some(v / price.max(1e-9))
+}
+
+/// LP-priced best-fit decreasing: each pod goes to the open bin where it leaves the least value
+/// free; when none can take it, open the existing node or offer that packs the most value per
+/// dollar of the next pods.
+fn construct(st: &mut State<'_>, order: &[usize], seq: &mut usize) {
+    let prob = st.prob;
+    let mut classes = node_classes(st);
     let mut k = 0;
     while k < order.len() {
         let p = order[k];
-        if let Some(b) = best_fit(st, p, &[], y, fb, &active) {
+        if let Some(b) = st.best_fit(p) {
             st.place(p, b);
             k += 1;
             continue;
         }
-        for &b in &active {
-            st.bins[b].misses += 1;
-        }
-        active.retain(|&b| st.bins[b].fixed || st.bins[b].misses < 64);
-        // open the option that packs the most value per dollar of the next pods
-        let look: Vec<usize> = order[k..order.len().min(k + LOOKAHEAD)].to_vec();
-        let pod = &prob.pods[p];
-        let mut best: Option<(f64, bool, usize)> = None; // (value per $, existing, index)
-        let mut consider = |price: f64,
-                            cap: R,
-                            labels: &BTreeMap<String, String>,
-                            taints: &[Taint],
-                            zone: &str,
-                            existing: bool,
-                            idx: usize| {
-            if !fits([0; 5], pod.req, cap)
-                || !node_ok(pod, labels, taints, "new")
-                || !st.zone_ok(p, zone)
-            {
-                return;
-            }
-            let mut used = [0; 5];
-            let mut v = 0.0;
-            for &q in &look {
-                let qp = &prob.pods[q];
-                if fits(used, qp.req, cap) && node_ok(qp, labels, taints, "new") {
-                    used = add(used, qp.req);
-                    v += value(qp.req, y, fb);
-                }
-            }
+        let look = &order[k..order.len().min(k + LOOKAHEAD)];
+        let mut best: Option<(f64, Choice)> = None;
+        for (ci, list) in classes.iter().enumerate() {
+            let Some(&i) = list.last() else { continue };
+            let n = &prob.nodes[i];
             // keeping an existing node avoids churn: a small bonus
-            let eff = v / price.max(1e-9) * if existing { 1.02 } else { 1.0 };
-            if best.is_none_or(|(e, ..)| eff > e) {
-                best = Some((eff, existing, idx));
-            }
-        };
-        for (i, n) in prob.nodes.iter().enumerate() {
-            if !st.bins[i].open && !st.bins[i].fixed {
-                consider(
-                    n.price,
-                    sub(n.cap, n.overhead),
-                    &n.labels,
-                    &n.taints,
-                    &n.zone,
-                    true,
-                    i,
-                );
+            if let Some(e) = score(
+                st,
+                p,
+                look,
+                sub(n.cap, n.overhead),
+                n.price,
+                i as u32,
+                &n.labels,
+                &n.taints,
+                &n.zone,
+            ) && best.as_ref().is_none_or(|(b, _)| e * 1.02 > *b)
+            {
+                best = Some((e * 1.02, Choice::Node(ci)));
             }
         }
         for (o, of) in prob.offers.iter().enumerate() {
-            consider(
-                of.price,
+            if let Some(e) = score(
+                st,
+                p,
+                look,
                 sub(of.cap, of.overhead),
+                of.price,
+                (prob.nodes.len() + o) as u32,
                 &of.labels,
                 &of.taints,
                 &of.zone,
-                false,
-                o,
-            );
-        }
-        match best {
-            Some((_, true, i)) => {
-                st.bins[i].open = true;
-                st.bins[i].misses = 0;
-                active.push(i);
+            ) && best.as_ref().is_none_or(|(b, _)| e > *b)
+            {
+                best = Some((e, Choice::Offer(o)));
             }
-            Some((_, false, o)) => {
+        }
+        let (nb, class) = match best {
+            Some((_, Choice::Node(ci))) => {
+                let Some(i) = classes[ci].pop() else {
+                    k += 1;
+                    continue;
+                };
+                st.open_bin(i);
+                (i, Some(ci))
+            }
+            Some((_, Choice::Offer(o))) => {
                 *seq += 1;
-                let b = st.add_offer(o, *seq);
-                active.push(b);
+                (st.add_offer(o, *seq), None)
             }
             None => {
                 k += 1; // nothing can take it: left unplaced
                 continue;
             }
-        }
+        };
         // the pod itself may still be refused by inter-pod rules on the new bin
-        let newest = *active.last().unwrap_or(&0);
-        if st.can_place(p, newest) {
-            st.place(p, newest);
-            k += 1;
-        } else if let Some(b) = (0..st.bins.len())
-            .filter(|&b| st.bins[b].open)
-            .find(|&b| st.can_place(p, b))
-        {
+        if st.can_place(p, nb) {
+            st.place(p, nb);
+        } else if let Some(b) = st.best_fit(p) {
             st.place(p, b);
-            k += 1;
-        } else {
-            st.bins[newest].open =
-                st.bins[newest].existing.is_some() && !st.bins[newest].pods.is_empty();
-            k += 1;
+        } else if st.bins[nb].pods.is_empty() {
+            st.close_bin(nb);
+            if let Some(ci) = class {
+                classes[ci].push(nb);
+            }
         }
+        k += 1;
     }
-    // local search
+}
+
+/// Local search: eliminate bins whose pods fit elsewhere (least value per dollar first), then
+/// right-size each bin to the cheapest offer in its zone that holds its pods.
+fn improve(st: &mut State<'_>, config: &PackingConfig, seq: &mut usize) {
+    let prob = st.prob;
     for _ in 0..config.improve_passes {
         let mut improved = false;
         // 1. eliminate bins whose pods fit elsewhere, emptiest first
-        let mut cands: Vec<usize> = (0..st.bins.len())
+        let mut cands: Vec<(f64, usize)> = (0..st.bins.len())
             .filter(|&b| st.bins[b].open && !st.bins[b].fixed)
+            .map(|b| (st.value(st.bins[b].used) / st.bins[b].price.max(1e-9), b))
             .collect();
-        cands.sort_by(|&a, &b| {
-            (value(st.bins[a].used, y, fb) / st.bins[a].price.max(1e-9))
-                .total_cmp(&(value(st.bins[b].used, y, fb) / st.bins[b].price.max(1e-9)))
-        });
-        for c in cands.into_iter().take(512) {
-            let pods = st.bins[c].pods.clone();
-            st.bins[c].open = false;
-            for &p in &pods {
-                st.unplace(p);
-            }
-            let others: Vec<usize> = (0..st.bins.len()).filter(|&b| st.bins[b].open).collect();
-            let mut moved = Vec::new();
-            let mut ok = true;
-            for &p in &pods {
-                match best_fit(st, p, &[c], y, fb, &others) {
-                    Some(b) => {
-                        st.place(p, b);
-                        moved.push(p);
-                    }
-                    None => {
-                        ok = false;
-                        break;
-                    }
-                }
-            }
-            if ok {
+        cands.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (_, c) in cands.into_iter().take(512) {
+            if evacuate(st, c).is_some() {
                 improved = true;
-            } else {
-                for p in moved {
-                    st.unplace(p);
-                }
-                st.bins[c].open = true;
-                for &p in &pods {
-                    st.place(p, c);
-                }
             }
         }
         // 2. right-size: the cheapest offer in the same zone that still fits the bin's pods
@@ -849,19 +1011,21 @@ fn replace(
             }
             let used = st.bins[b].used;
             let zone = st.bins[b].zone;
-            let pods = st.bins[b].pods.clone();
+            let price = st.bins[b].price;
             let mut best: Option<(f64, usize)> = None;
             for (o, of) in prob.offers.iter().enumerate() {
                 if of.zone != zone
-                    || of.price >= st.bins[b].price - 1e-9
+                    || of.price >= price - 1e-9
                     || best.is_some_and(|(p, _)| of.price >= p)
                 {
                     continue;
                 }
+                let lclass = (prob.nodes.len() + o) as u32;
+                let hard_taints = hard(&of.taints);
                 if fits([0; 5], used, sub(of.cap, of.overhead))
-                    && pods
-                        .iter()
-                        .all(|&q| node_ok(&prob.pods[q], &of.labels, &of.taints, "new"))
+                    && st.bins[b].pods.iter().all(|&q| {
+                        st.node_fits(q, lclass, &of.labels, &of.taints, hard_taints, "new")
+                    })
                 {
                     best = Some((of.price, o));
                 }
@@ -869,6 +1033,7 @@ fn replace(
             if let Some((_, o)) = best {
                 *seq += 1;
                 let nb = st.add_offer(o, *seq);
+                let pods = st.bins[b].pods.clone();
                 for &q in &pods {
                     st.unplace(q);
                 }
@@ -882,13 +1047,13 @@ fn replace(
                     }
                 }
                 if ok {
-                    st.bins[b].open = false;
+                    st.close_bin(b);
                     improved = true;
                 } else {
                     for &q in &pods {
                         st.unplace(q);
                     }
-                    st.bins[nb].open = false;
+                    st.close_bin(nb);
                     for &q in &pods {
                         st.place(q, b);
                     }
@@ -899,10 +1064,35 @@ fn replace(
             break;
         }
     }
+}
+
+fn replace(st: &mut State<'_>, config: &PackingConfig, seq: &mut usize, steps: &mut Vec<Step>) {
+    let prob = st.prob;
+    let origin: Vec<Option<usize>> = st.assign.clone();
+    // take every movable pod off; close every node that no pod pins
+    let movable: Vec<usize> = (0..prob.pods.len())
+        .filter(|&p| prob.pods[p].blocker.is_none() && st.assign[p].is_some())
+        .collect();
+    for &p in &movable {
+        st.unplace(p);
+    }
+    for b in 0..prob.nodes.len() {
+        if !st.bins[b].fixed {
+            st.close_bin(b);
+        }
+    }
+    // pods not running anywhere yet are packed too: the plan must make room for them
+    let mut order: Vec<usize> = movable.clone();
+    order.extend(
+        (0..prob.pods.len()).filter(|&p| prob.pods[p].node.is_none() && st.assign[p].is_none()),
+    );
+    order.sort_by(|&a, &b| st.pval[b].total_cmp(&st.pval[a]).then(a.cmp(&b)));
+    construct(st, &order, seq);
+    improve(st, config, seq);
     // bins left empty cost money and hold nothing
     for b in 0..st.bins.len() {
         if st.bins[b].open && !st.bins[b].fixed && st.bins[b].pods.is_empty() {
-            st.bins[b].open = false;
+            st.close_bin(b);
         }
     }
     // min nodes: reopen the cheapest closed existing nodes if the plan went below it
@@ -916,7 +1106,7 @@ fn replace(
             if open >= config.min_nodes {
                 break;
             }
-            st.bins[b].open = true;
+            st.open_bin(b);
             open += 1;
         }
     }
@@ -929,27 +1119,23 @@ fn replace(
         .filter(|b| b.open)
         .map(|b| b.name.clone())
         .collect();
-    let moves: Vec<Move> = movable
+    let moves: Vec<(usize, String, String)> = movable
         .iter()
         .filter_map(|&p| {
             let from = origin[p]?;
             let to = st.assign[p]?;
-            (from != to).then(|| Move {
-                pod: prob.pods[p].id.clone(),
-                from: st.bins[from].name.clone(),
-                to: st.bins[to].name.clone(),
-            })
+            (from != to).then(|| (p, st.bins[from].name.clone(), st.bins[to].name.clone()))
         })
         .collect();
     let before: f64 = prob.nodes.iter().map(|n| n.price).sum();
     let after: f64 = st.bins.iter().filter(|b| b.open).map(|b| b.price).sum();
     if !removed.is_empty() || !added.is_empty() {
-        steps.push(step_for(
-            st,
+        steps.push(make_step(
+            prob,
             "replace",
             removed,
             added,
-            moves,
+            &moves,
             before - after,
         ));
     }
