@@ -129,10 +129,60 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Spot: risk scores per instance type.
+    #[command(subcommand)]
+    Spot(SpotCommand),
+    /// Interruption and maintenance events.
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// List the built-in analyzers.
     Analyzers,
     /// Print the JSON Schema of the report.
     Schema,
+}
+
+#[derive(Debug, Subcommand)]
+enum SpotCommand {
+    /// Score instance types: risk = 0.60·rate + 0.25·volatility + 0.10·gap + 0.05·time.
+    Score {
+        /// Region (default us-east-1).
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// Instance types, a pattern such as `m5.*` or `*.xlarge`.
+        #[arg(long, default_value = "*")]
+        types: String,
+        /// Spot Advisor JSON instead of the embedded snapshot.
+        #[arg(long, value_name = "FILE")]
+        advisor: Option<PathBuf>,
+        /// describe-spot-price-history JSON (file or folder).
+        #[arg(long, value_name = "FILE")]
+        prices: Option<PathBuf>,
+        /// Show at most this many (table only).
+        #[arg(long, default_value_t = 25)]
+        limit: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// Plan the response to one SQS message (offline; nothing is changed).
+    Handle {
+        /// The cluster (`kubectl get … -o json`); omit with --demo.
+        #[arg(long, value_name = "PATH", required_unless_present = "demo")]
+        cluster: Option<PathBuf>,
+        /// Use the demo cluster.
+        #[arg(long)]
+        demo: bool,
+        /// The message body: an EventBridge event, an SQS record or an SNS envelope.
+        #[arg(long, value_name = "FILE")]
+        event: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -351,6 +401,125 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             match format {
                 Format::Json => writeln!(out, "{}", plan.to_json()).map_err(io)?,
                 Format::Table => write!(out, "{}", plan.to_table()).map_err(io)?,
+            }
+        }
+        Command::Spot(SpotCommand::Score {
+            region,
+            types,
+            advisor,
+            prices,
+            limit,
+            format,
+        }) => {
+            let mut p = PricingOptions::default().with_region(region);
+            if let Some(a) = advisor {
+                p = p.with_spot_advisor(a);
+            }
+            let history = match prices {
+                Some(path) => cloudoptim_core::loader::load_aws(&path)?.spot_prices,
+                None => vec![],
+            };
+            let pricing = pipeline::pricing_for(&cloudoptim_core::Cluster::default(), &p)?
+                .with_spot_history(&history);
+            let scores = cloudoptim_core::spot::score_types(
+                &types,
+                &pricing,
+                &history,
+                &cloudoptim_core::spot::SeedScorer::default(),
+            );
+            match format {
+                Format::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&scores).unwrap_or_default()
+                )
+                .map_err(io)?,
+                Format::Table => {
+                    writeln!(
+                        out,
+                        "{:<18} {:>5} {:>6} {:>6} {:>6} {:>6}  {:<8} {:>9} {:>8}",
+                        "type",
+                        "risk",
+                        "rate",
+                        "vol",
+                        "gap",
+                        "time",
+                        "interr.",
+                        "spot $/h",
+                        "saving"
+                    )
+                    .map_err(io)?;
+                    for s in scores.iter().take(limit) {
+                        writeln!(
+                            out,
+                            "{:<18} {:>5.2} {:>6.2} {:>6.2} {:>6.2} {:>6.2}  {:<8} {:>9} {:>7.0}%",
+                            s.instance_type,
+                            s.risk,
+                            s.rate,
+                            s.volatility,
+                            s.gap,
+                            s.time,
+                            s.interruption.as_deref().unwrap_or("?"),
+                            s.spot_hourly
+                                .map(|x| format!("{x:.4}"))
+                                .unwrap_or_else(|| "?".into()),
+                            s.savings_ratio.unwrap_or(0.0) * 100.0
+                        )
+                        .map_err(io)?;
+                    }
+                    writeln!(
+                        out,
+                        "({} of {} types shown; lowest risk first)",
+                        scores.len().min(limit),
+                        scores.len()
+                    )
+                    .map_err(io)?;
+                }
+            }
+        }
+        Command::Events(EventsCommand::Handle {
+            cluster,
+            demo,
+            event,
+            format,
+        }) => {
+            let snapshot = if demo {
+                demo::demo_cluster()
+            } else {
+                pipeline::load_snapshot(
+                    &cluster.unwrap_or_default(),
+                    &[],
+                    &[],
+                    &LoadOptions::default(),
+                )?
+                .cluster
+            };
+            let body = std::fs::read_to_string(&event).map_err(|source| {
+                cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
+                    path: event.clone(),
+                    source,
+                })
+            })?;
+            let plan = cloudoptim_core::spot::plan_response(&snapshot, &body);
+            match format {
+                Format::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&plan).unwrap_or_default()
+                )
+                .map_err(io)?,
+                Format::Table => {
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string(&plan.parsed).unwrap_or_default()
+                    )
+                    .map_err(io)?;
+                    for a in &plan.actions {
+                        writeln!(out, "  {}", serde_json::to_string(a).unwrap_or_default())
+                            .map_err(io)?;
+                    }
+                }
             }
         }
         Command::Analyzers => {

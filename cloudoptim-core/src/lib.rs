@@ -34,6 +34,7 @@ pub mod pipeline;
 pub mod quantity;
 pub mod recommend;
 pub mod report;
+pub mod spot;
 
 pub use analyzers::{Analyzer, Context};
 pub use model::Cluster;

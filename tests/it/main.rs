@@ -5,3 +5,4 @@ mod analyze;
 mod iac_corpus;
 mod real_data;
 mod schema;
+mod spot;

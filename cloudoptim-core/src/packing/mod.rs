@@ -14,7 +14,7 @@
 mod model;
 mod solve;
 
-pub use model::{Blocker, Offer, PNode, PPod, Problem};
+pub use model::{Blocker, Offer, PNode, PPod, Problem, type_matches};
 pub use solve::GreedySolver;
 
 use serde::{Deserialize, Serialize};
