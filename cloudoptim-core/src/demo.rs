@@ -269,7 +269,6 @@ fn workloads() -> Vec<WorkloadSpec> {
             "default",
         ),
         WorkloadSpec {
-            annotations: &[("cluster-autoscaler.kubernetes.io/safe-to-evict", "false")],
             ..w(
                 "payments",
                 "payments-api",
@@ -287,14 +286,17 @@ fn workloads() -> Vec<WorkloadSpec> {
             &[C("scorer", 2000, 8192, 0, 8192, 0.3, 0.6)],
             "memory-optimized",
         ),
-        w(
-            "payments",
-            "ledger-sync",
-            D,
-            1,
-            &[C("sync", 500, 1024, 0, 0, 0.1, 0.3)],
-            "default",
-        ),
+        WorkloadSpec {
+            annotations: &[("cluster-autoscaler.kubernetes.io/safe-to-evict", "false")],
+            ..w(
+                "payments",
+                "ledger-sync",
+                D,
+                1,
+                &[C("sync", 500, 1024, 0, 0, 0.1, 0.3)],
+                "default",
+            )
+        },
         WorkloadSpec {
             hpa: Some((3, 10, 60)),
             ..w(

@@ -163,3 +163,66 @@ fn cli_spot_score_and_events_handle() {
     assert_eq!(v["parsed"]["outcome"], "event");
     assert_eq!(v["actions"][0]["action"], "leave_message");
 }
+
+#[test]
+fn spot_migration_only_for_groups_whose_every_pod_is_spot_ready() {
+    use cloudoptim_core::recommend::RecommendationKind;
+    let cluster = cloudoptim_core::demo::demo_cluster();
+    let r = cloudoptim_core::pipeline::analyze_with(
+        &cluster,
+        &Default::default(),
+        Some(&["spot-migration".to_string()]),
+    )
+    .unwrap();
+    let groups: Vec<&str> = r
+        .recommendations
+        .iter()
+        .filter(|x| x.kind == RecommendationKind::SpotMigration)
+        .filter_map(|x| x.target.node_group.as_deref())
+        .collect();
+    assert_eq!(
+        groups,
+        vec!["general"],
+        "system (kube-system) and memory-optimized (StatefulSets) are not spot-ready"
+    );
+    let rec = &r.recommendations[0];
+    let types = rec
+        .changes
+        .iter()
+        .find(|c| c.field == "instance_types")
+        .unwrap()
+        .proposed
+        .split(',')
+        .count();
+    assert!(types >= 10, "{types} types");
+    assert!(rec.monthly_savings_usd > 0.0);
+    // and the reasons a pod is not spot-ready
+    let pricing = cloudoptim_core::cost::Pricing::for_cluster(&cluster);
+    let costs = cloudoptim_core::cost::ClusterCosts::compute(&cluster, &pricing);
+    let ctx = cloudoptim_core::analyzers::Context::new(&cluster, &pricing, &costs);
+    let why = |pred: &dyn Fn(&cloudoptim_core::model::Pod) -> bool| {
+        let p = cluster.pods.iter().find(|p| pred(p)).unwrap();
+        cloudoptim_core::analyzers::spot_blocker(&ctx, p, &["kube-system".to_string()])
+    };
+    assert!(
+        why(&|p| p.namespace == "kube-system" && !p.is_daemonset())
+            .unwrap()
+            .contains("kube-system")
+    );
+    assert!(
+        why(&|p| p.name == "debug-shell")
+            .unwrap()
+            .contains("bare pod")
+    );
+    assert!(
+        why(&|p| p.name.starts_with("postgres-"))
+            .unwrap()
+            .contains("StatefulSet")
+    );
+    assert!(
+        why(&|p| p.name.starts_with("ledger-sync"))
+            .unwrap()
+            .contains("not to be disrupted")
+    );
+    assert!(why(&|p| p.name.starts_with("frontend") && p.namespace == "shop").is_none());
+}

@@ -8,6 +8,7 @@ mod node_rightsizing;
 mod office_hours;
 mod oom;
 mod rightsizing;
+mod spot_migration;
 pub mod strategy;
 mod zombie_volumes;
 
@@ -18,6 +19,7 @@ pub use node_rightsizing::{NodeRightsizing, NodeRightsizingConfig};
 pub use office_hours::{OfficeHours, OfficeHoursConfig, OfficeHoursOutput};
 pub use oom::OomRemediation;
 pub use rightsizing::{LimitsPolicy, RightsizingConfig, WorkloadRightsizing};
+pub use spot_migration::{SpotMigration, SpotMigrationConfig, spot_blocker};
 pub use strategy::{
     Histogram, PercentileStrategy, RightsizingStrategy, VpaStrategy, strategy_by_name,
 };
@@ -152,6 +154,7 @@ pub fn builtin() -> Vec<Box<dyn Analyzer>> {
         Box::new(ZombieVolumes::default()),
         Box::new(GhostInstances::default()),
         Box::new(CrossAzTraffic::default()),
+        Box::new(SpotMigration::default()),
     ]
 }
 
