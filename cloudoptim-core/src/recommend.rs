@@ -251,7 +251,8 @@ impl Evidence {
     pub fn new(name: impl Into<String>, value: f64, unit: impl Into<String>) -> Evidence {
         Evidence {
             name: name.into(),
-            value,
+            // -0.0 (from rounding a tiny negative) is 0 in JSON
+            value: if value == 0.0 { 0.0 } else { value },
             unit: unit.into(),
         }
     }
