@@ -6,8 +6,10 @@
 // The shapes of the plain objects the binding returns: they mirror the report JSON, whose JSON
 // Schema `reportSchema()` returns. test/types.test.mjs checks every interface here against that
 // schema (field names, optionality, types), so a change of the Rust types fails the tests until
-// this file follows. The IaC engine's shapes (`ChangeJson`, `PatchReport`, …) have no schema:
-// the tests compare their field names with real objects instead.
+// this file follows; the consolidation plan's (`PlanJson`, `PlanNode`, `Step`, …) are checked
+// against `planSchema()` the same way. The IaC engine's shapes (`ChangeJson`, `PatchReport`, …)
+// and the custom analyzers' context (`AnalyzerContext`, …) have no schema: the tests compare
+// their field names with real objects instead.
 // ---------------------------------------------------------------------------------------------
 
 /** What kind of change a recommendation proposes. */
@@ -444,6 +446,232 @@ export interface PatchReport {
   written: boolean
 }
 
+/** A consolidation plan as JSON data (`Plan.toJSON()`, `cloudoptim consolidate --format json`). */
+export interface PlanJson {
+  /** `remove` or `replace`. */
+  mode: string
+  /** Node cost before, USD per hour. */
+  cost_before_hourly: number
+  /** Node cost after (approved and unapproved steps alike), USD per hour. */
+  cost_after_hourly: number
+  /** LP lower bound of the replace problem, USD per hour. */
+  lower_bound_hourly: number
+  /** (after − bound) / bound. */
+  gap_to_bound: number
+  /** Every node after the plan. */
+  nodes: PlanNode[]
+  /** Nodes removed. */
+  removed: string[]
+  /** Every non-DaemonSet pod and its node after the plan. */
+  assignments: Assignment[]
+  /** Pods that could not be placed. */
+  unplaced: Unplaced[]
+  /** Pods that pin their node, with the reason. */
+  blocked: BlockedNode[]
+  /** Steps. */
+  steps: Step[]
+  /** Solver name. */
+  solver: string
+}
+
+/** A node after the plan. */
+export interface PlanNode {
+  /** Name (new nodes: `new-<type>-<zone>-<n>`). */
+  name: string
+  /** Instance type. */
+  instance_type: string
+  /** Zone. */
+  zone: string
+  /** `on-demand` or `spot`. */
+  capacity_type: string
+  /** USD per hour. */
+  hourly_cost: number
+  /** Added by the plan. */
+  new: boolean
+  /** Node group or NodePool (null for a node without one). */
+  group: string | null
+}
+
+/** Where a pod runs after the plan. */
+export interface Assignment {
+  /** `namespace/name`. */
+  pod: string
+  /** Node name. */
+  node: string
+}
+
+/** A pod the plan could not place. */
+export interface Unplaced {
+  /** `namespace/name`. */
+  pod: string
+  /** Why. */
+  reason: string
+}
+
+/** A pod that keeps its node where it is, and why. */
+export interface BlockedNode {
+  /** Node. */
+  node: string
+  /** Pod. */
+  pod: string
+  /** Reason, as cluster-autoscaler or Karpenter would give it. */
+  reason: string
+}
+
+/** A pod moved by a step. */
+export interface Move {
+  /** `namespace/name`. */
+  pod: string
+  /** From node. */
+  from: string
+  /** To node. */
+  to: string
+}
+
+/** One step of a plan. */
+export interface Step {
+  /** `remove` or `replace`. */
+  action: string
+  /** Nodes removed. */
+  removed: string[]
+  /** Nodes added. */
+  added: string[]
+  /** Pods moved. */
+  moves: Move[]
+  /** Hourly saving, USD. */
+  hourly_saving: number
+  /** Monthly saving, USD. */
+  monthly_saving: number
+  /** Disruption cost (Karpenter's: per pod 1 + deletion cost / 2^27 + priority / 2^25, clamped to [-10, 10]). */
+  disruption_cost: number
+  /** Balanced score: (saving / total cost) / (disruption / total disruption). */
+  score: number
+  /** Whether the savings-vs-disruption gate approves the step. */
+  approved: boolean
+}
+
+/**
+ * An analyzer written in JavaScript (`analyze(cluster, { extraAnalyzers: [...] })`). The Rust
+ * engine runs it after the built-in analyzers, with `this` the analyzer object; its findings
+ * are sorted, totalled and de-duplicated with theirs.
+ */
+export interface CustomAnalyzer {
+  /** Its name, as reported in `Report.analyzers` and each recommendation's `analyzer`. */
+  name: string
+  /** One line on what it finds. */
+  description?: string
+  /** Put the usage history (`cluster.usage`, large) in the context. */
+  includeUsage?: boolean
+  /**
+   * Returns recommendations (or a Promise of them). Throwing or rejecting fails the analysis
+   * with `CLOUDOPTIM_ANALYZER_FAILED`, the stack in the message.
+   */
+  analyze(context: AnalyzerContext): CustomRecommendation[] | Promise<CustomRecommendation[]>
+}
+
+/** What a custom analyzer reads. */
+export interface AnalyzerContext {
+  /** The snapshot (`Cluster.toJSON()`, without `usage` unless `includeUsage`), plus `summary`. */
+  cluster: Omit<ClusterJson, 'usage'> & { usage?: unknown; summary: ClusterSummary }
+  /** Costs, unrounded. */
+  costs: AnalyzerCosts
+  /** The snapshot's newest timestamp (RFC 3339), "now" for ages. */
+  now: string
+}
+
+/** The costs a custom analyzer reads, monthly USD unrounded. */
+export interface AnalyzerCosts {
+  /** Region prices are for. */
+  region: string
+  /** Total: nodes, control plane, volumes. */
+  monthly_usd: number
+  /** Nodes. */
+  nodes_monthly_usd: number
+  /** Node cost no pod is charged for. */
+  idle_monthly_usd: number
+  /** Per node. */
+  nodes: NodeMonthlyCost[]
+  /** Per active pod on a node. */
+  pods: PodMonthlyCost[]
+  /** Per namespace, largest first. */
+  namespaces: NamedCost[]
+  /** Per EBS volume. */
+  volumes: VolumeMonthlyCost[]
+}
+
+/** What a node costs. */
+export interface NodeMonthlyCost {
+  /** Node name. */
+  node: string
+  /** Node group or NodePool. */
+  group: string | null
+  /** USD per hour. */
+  hourly_usd: number
+  /** USD per month. */
+  monthly_usd: number
+  /** The part no pod is charged for, USD per month. */
+  idle_monthly_usd: number
+  /** Where the price comes from (`on_demand_catalog`, `spot_history`, …). */
+  price_source: string
+}
+
+/** What a pod is charged. */
+export interface PodMonthlyCost {
+  /** Namespace. */
+  namespace: string
+  /** Pod name. */
+  pod: string
+  /** Its workload. */
+  workload: { kind: string; namespace: string; name: string } | null
+  /** Node. */
+  node: string
+  /** USD per month. */
+  monthly_usd: number
+}
+
+/** What an EBS volume costs. */
+export interface VolumeMonthlyCost {
+  /** Volume id. */
+  volume: string
+  /** USD per month. */
+  monthly_usd: number
+}
+
+/**
+ * A recommendation as a custom analyzer returns it. The id is derived from `kind` and `target`,
+ * so it is stable across runs; unknown keys and kinds are refused.
+ */
+export interface CustomRecommendation {
+  /** A kind of the report; `custom` for one of your own. */
+  kind: RecommendationKind
+  /** A one-line summary (not empty). */
+  title: string
+  /** What it is about; `cluster` is filled in when absent. */
+  target: Partial<Target>
+  /** Monthly savings in USD (negative when the change costs money). */
+  monthly_savings_usd: number
+  /** Current → proposed. */
+  changes?: FieldChange[]
+  /** Risk (default low, no reasons). */
+  risk?: Risk
+  /** Priority (default normal). */
+  priority?: Priority
+  /** Confidence in [0, 1] (default 1). */
+  confidence?: number
+  /** The numbers it rests on. */
+  evidence?: Evidence[]
+  /** A paragraph a reviewer can read. */
+  explanation?: string
+  /**
+   * The resource whose cost it saves (`node:<name>`, `workload:<ns>/<Kind>/<name>`,
+   * `volume:<id>`, …), with `base_monthly_usd`: overlapping savings on one resource are then
+   * combined, not added.
+   */
+  resource?: string
+  /** The resource's current monthly cost, USD (with `resource`). */
+  base_monthly_usd?: number
+}
+
 /** The `Error` every function throws or rejects with for a cloudoptim failure. */
 export interface CloudoptimError extends Error {
   /**
@@ -451,8 +679,8 @@ export interface CloudoptimError extends Error {
    * `CLOUDOPTIM_FIELD`, `CLOUDOPTIM_UNRECOGNIZED`, `CLOUDOPTIM_SYMLINK_OUTSIDE_TREE`,
    * `CLOUDOPTIM_EMPTY_INPUT`, `CLOUDOPTIM_CATALOG`, `CLOUDOPTIM_UNKNOWN_INSTANCE_TYPE`,
    * `CLOUDOPTIM_UNKNOWN_ANALYZER`, `CLOUDOPTIM_ANALYZER_CONFIG`, `CLOUDOPTIM_ANALYZER_FAILED`,
-   * `CLOUDOPTIM_QUANTITY`, and for the IaC engine `CLOUDOPTIM_INVALID_CHANGE`,
-   * `CLOUDOPTIM_NOT_A_DIRECTORY`, `CLOUDOPTIM_VERIFICATION`.
+   * `CLOUDOPTIM_QUANTITY`, `CLOUDOPTIM_PACKING` (consolidation settings), and for the IaC
+   * engine `CLOUDOPTIM_INVALID_CHANGE`, `CLOUDOPTIM_NOT_A_DIRECTORY`, `CLOUDOPTIM_VERIFICATION`.
    */
   code: string
   /** The file, for load errors. */
@@ -466,8 +694,9 @@ export interface CloudoptimError extends Error {
   /** 1-based column, for `CLOUDOPTIM_SYNTAX` (0 when unknown). */
   column?: number
   /**
-   * All details: the fields above and `name` (the unknown instance type or analyzer), kept
-   * here only because `name` would shadow `Error.prototype.name`.
+   * All details: the fields above and `name` (the unknown instance type, or the analyzer that
+   * is unknown, misconfigured or failed), kept here only because `name` would shadow
+   * `Error.prototype.name`.
    */
   details: {
     path?: string

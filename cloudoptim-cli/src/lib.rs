@@ -312,6 +312,27 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
                 write!(out, "{}", plan.to_table()).map_err(io)?;
                 writeln!(out, "  (JSON: cloudoptim consolidate --demo --format json)")
                     .map_err(io)?;
+                let pricing = pipeline::pricing_for(&cluster, &PricingOptions::default())?;
+                writeln!(out, "\nSpot: risk of the types the spot nodes use (0.60·rate + 0.25·volatility + 0.10·gap + 0.05·time)").map_err(io)?;
+                for s in cloudoptim_core::spot::score_cluster_spot_types(&cluster, &pricing) {
+                    writeln!(
+                        out,
+                        "  {:<14} risk {:.2}  interruption {:<7} saving {:>3.0}%",
+                        s.instance_type,
+                        s.risk,
+                        s.interruption.as_deref().unwrap_or("?"),
+                        s.savings_ratio.unwrap_or(0.0) * 100.0
+                    )
+                    .map_err(io)?;
+                }
+                if let Some((node, plan)) = cloudoptim_core::spot::replay_interruption(&cluster) {
+                    let evictions = plan
+                        .actions
+                        .iter()
+                        .filter(|a| matches!(a, cloudoptim_core::spot::Action::Evict { .. }))
+                        .count();
+                    writeln!(out, "  replayed interruption of {node}: cordon, on-demand replacement, {evictions} eviction(s) within 96 s, then the message is deleted (cloudoptim events handle)").map_err(io)?;
+                }
             }
         }
         Command::Analyze {

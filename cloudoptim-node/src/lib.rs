@@ -7,14 +7,23 @@
 //! thread pool. Every core error becomes a JS `Error` whose `code` is
 //! `CLOUDOPTIM_<CORE CODE>`, with the detail fields attached. The IaC engine (`patch`, `locate`)
 //! runs on the thread pool too; its report crosses as a plain object typed `PatchReport`.
+//! Consolidation (`consolidate`) runs on the thread pool and returns a `Plan`.
+//!
+//! Analyzers written in JavaScript (`analyze(…, { extraAnalyzers })`) run inside the core's
+//! analysis on the thread pool like the built-in ones: each JS `analyze` is wrapped in a
+//! `ThreadsafeFunction`, and the worker thread calls it and blocks until the main thread has run
+//! it (and, when it returns a Promise, until that settles), so the event loop stays free.
 #![warn(clippy::unwrap_used, missing_docs)]
 
 use std::sync::Arc;
+use std::sync::mpsc;
 
-use cloudoptim_core::iac;
+use cloudoptim_core::analyzers::{AnalyzeError, Analyzer, Context};
 use cloudoptim_core::pipeline::{self, PricingOptions};
 use cloudoptim_core::quantity::Quantity;
+use cloudoptim_core::{iac, packing};
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::Value;
 
@@ -81,17 +90,37 @@ pub struct LoadClusterOptions {
 }
 
 /// Options of `analyze`.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 #[derive(Default)]
-pub struct AnalyzeOptions {
+pub struct AnalyzeOptions<'a> {
     /// Region to price in (default: the nodes' region, else us-east-1).
     pub region: Option<String>,
     /// On-demand price table CSV (`instance_type,od_linux_usd_per_hour`) for the region.
     pub prices: Option<String>,
     /// Spot Advisor JSON to use instead of the embedded snapshot.
     pub spot_advisor: Option<String>,
-    /// Analyzers to run, in order (default: all built-ins; see `analyzerNames()`).
+    /// Built-in analyzers to run, in order (default: all; see `analyzerNames()`).
     pub analyzers: Option<Vec<String>>,
+    /// Analyzers written in JavaScript, run after the built-in ones: `{ name, description?,
+    /// includeUsage?, analyze(context) }`, where `analyze` returns recommendations (or a Promise
+    /// of them) as plain objects. See `CustomAnalyzer`.
+    #[napi(ts_type = "CustomAnalyzer[]")]
+    pub extra_analyzers: Option<Vec<Object<'a>>>,
+}
+
+/// Options of `consolidate`.
+#[napi(object)]
+#[derive(Default)]
+pub struct ConsolidateOptions {
+    /// `replace` (default: re-pack the movable pods onto kept nodes plus the cheapest new ones)
+    /// or `remove` (delete nodes whose pods fit on the others).
+    #[napi(ts_type = "'remove' | 'replace'")]
+    pub mode: Option<String>,
+    /// Instance-type patterns for new nodes (`m6i.*`, `c6g.large`; default: the families
+    /// already in the cluster).
+    pub allow_types: Option<Vec<String>>,
+    /// Region to price in (default: the nodes' region, else us-east-1).
+    pub region: Option<String>,
 }
 
 /// A cluster snapshot: Kubernetes objects, AWS inventory, metrics and usage history.
@@ -229,6 +258,116 @@ impl Report {
     }
 }
 
+/// A consolidation plan: the nodes after it, where every pod runs, the steps with their savings
+/// and disruption, and the LP lower bound of the cost. Made by `consolidate`.
+///
+/// The getters of lists return fresh plain objects on each access.
+#[napi]
+pub struct Plan {
+    inner: packing::Plan,
+}
+
+#[napi]
+impl Plan {
+    /// `remove` or `replace`.
+    #[napi(getter)]
+    pub fn mode(&self) -> String {
+        self.inner.mode.clone()
+    }
+
+    /// Node cost before, USD per hour.
+    #[napi(getter)]
+    pub fn cost_before_hourly(&self) -> f64 {
+        self.inner.cost_before_hourly
+    }
+
+    /// Node cost after (approved and held-back steps alike), USD per hour.
+    #[napi(getter)]
+    pub fn cost_after_hourly(&self) -> f64 {
+        self.inner.cost_after_hourly
+    }
+
+    /// LP lower bound of the cost of the replace problem, USD per hour.
+    #[napi(getter)]
+    pub fn lower_bound_hourly(&self) -> f64 {
+        self.inner.lower_bound_hourly
+    }
+
+    /// (after − bound) / bound.
+    #[napi(getter)]
+    pub fn gap_to_bound(&self) -> f64 {
+        self.inner.gap_to_bound
+    }
+
+    /// Every node after the plan.
+    #[napi(getter, ts_return_type = "PlanNode[]")]
+    pub fn nodes(&self) -> Result<Value> {
+        json(serde_json::to_value(&self.inner.nodes))
+    }
+
+    /// Names of the nodes removed.
+    #[napi(getter)]
+    pub fn removed(&self) -> Vec<String> {
+        self.inner.removed.clone()
+    }
+
+    /// Every non-DaemonSet pod (`namespace/name`) and its node after the plan.
+    #[napi(getter, ts_return_type = "Assignment[]")]
+    pub fn assignments(&self) -> Result<Value> {
+        json(serde_json::to_value(&self.inner.assignments))
+    }
+
+    /// Pods that could not be placed, and why.
+    #[napi(getter, ts_return_type = "Unplaced[]")]
+    pub fn unplaced(&self) -> Result<Value> {
+        json(serde_json::to_value(&self.inner.unplaced))
+    }
+
+    /// Pods that pin their node, with the reason.
+    #[napi(getter, ts_return_type = "BlockedNode[]")]
+    pub fn blocked(&self) -> Result<Value> {
+        json(serde_json::to_value(&self.inner.blocked))
+    }
+
+    /// The steps, with their savings, disruption and whether the gate approves them.
+    #[napi(getter, ts_return_type = "Step[]")]
+    pub fn steps(&self) -> Result<Value> {
+        json(serde_json::to_value(&self.inner.steps))
+    }
+
+    /// The solver that made the plan.
+    #[napi(getter)]
+    pub fn solver(&self) -> String {
+        self.inner.solver.clone()
+    }
+
+    /// Monthly saving of the whole plan, USD.
+    #[napi(getter)]
+    pub fn monthly_saving(&self) -> f64 {
+        self.inner.monthly_saving()
+    }
+
+    /// The plan as plain JSON data (also what `JSON.stringify` writes); it follows
+    /// `planSchema()`.
+    #[napi(js_name = "toJSON", ts_return_type = "PlanJson")]
+    pub fn to_json(&self) -> Result<Value> {
+        json(serde_json::to_value(&self.inner))
+    }
+
+    /// The plan as pretty JSON text, exactly what `cloudoptim consolidate … --format json`
+    /// prints.
+    #[napi]
+    pub fn to_json_string(&self) -> String {
+        self.inner.to_json()
+    }
+
+    /// The plan as text: costs and bound, then each step.
+    #[napi]
+    pub fn to_table(&self) -> String {
+        self.inner.to_table()
+    }
+}
+
 /// Loads a snapshot on the libuv thread pool.
 pub struct LoadTask {
     path: String,
@@ -262,11 +401,36 @@ enum Input {
     Path(String),
 }
 
+impl Input {
+    /// The cluster, loading it first for a path.
+    fn with<T>(
+        &self,
+        run: impl FnOnce(&cloudoptim_core::Cluster) -> CoreResult<T>,
+    ) -> CoreResult<T> {
+        match self {
+            Input::Cluster(c) => run(c),
+            Input::Path(p) => {
+                run(&pipeline::load_snapshot_from_strings(p, &[], &[], None)?.cluster)
+            }
+        }
+    }
+}
+
+impl From<Either<&Cluster, String>> for Input {
+    fn from(cluster: Either<&Cluster, String>) -> Input {
+        match cluster {
+            Either::A(c) => Input::Cluster(Arc::clone(&c.inner)),
+            Either::B(path) => Input::Path(path),
+        }
+    }
+}
+
 /// Loads (for a path) and analyzes on the libuv thread pool.
 pub struct AnalyzeTask {
     input: Input,
     pricing: PricingOptions,
     analyzers: Option<Vec<String>>,
+    extra: Vec<JsAnalyzer>,
 }
 
 impl Task for AnalyzeTask {
@@ -274,18 +438,20 @@ impl Task for AnalyzeTask {
     type JsValue = Report;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        let run = || -> CoreResult<cloudoptim_core::Report> {
-            let loaded;
-            let cluster = match &self.input {
-                Input::Cluster(c) => c.as_ref(),
-                Input::Path(p) => {
-                    loaded = pipeline::load_snapshot_from_strings(p, &[], &[], None)?;
-                    &loaded.cluster
-                }
-            };
-            pipeline::analyze_with(cluster, &self.pricing, self.analyzers.as_deref())
-        };
-        Ok(run())
+        // the JS analyzers (and their threadsafe functions) are released when the analysis ends
+        let extra: Vec<Box<dyn Analyzer>> = std::mem::take(&mut self.extra)
+            .into_iter()
+            .map(|a| Box::new(a) as Box<dyn Analyzer>)
+            .collect();
+        Ok(self.input.with(|cluster| {
+            pipeline::analyze_with_extra(
+                cluster,
+                &self.pricing,
+                self.analyzers.as_deref(),
+                &cloudoptim_core::report::Filters::default(),
+                extra,
+            )
+        }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Report> {
@@ -318,19 +484,26 @@ pub fn demo_cluster() -> Cluster {
 }
 
 /// Analyzes a cluster (or the snapshot at a path, loaded first) on the libuv thread pool.
+/// `extraAnalyzers` are analyzers written in JavaScript, run after the built-in ones (see
+/// `CustomAnalyzer`); their `analyze` is called on the main thread while the analysis waits.
 ///
 /// Rejects with an `Error` whose `code` is `CLOUDOPTIM_UNKNOWN_ANALYZER`, `CLOUDOPTIM_CATALOG`,
-/// a load error's code, … .
+/// `CLOUDOPTIM_ANALYZER_FAILED` (a JS analyzer threw, with its stack in the message, or returned
+/// an invalid recommendation; `details.name` is the analyzer), `CLOUDOPTIM_ANALYZER_CONFIG` (two
+/// analyzers with one name), a load error's code, … . Throws a `TypeError` at once when an item
+/// of `extraAnalyzers` is not an analyzer.
 #[napi(ts_return_type = "Promise<Report>")]
 pub fn analyze(
+    env: &Env,
     cluster: Either<&Cluster, String>,
     options: Option<AnalyzeOptions>,
-) -> AsyncTask<AnalyzeTask> {
+) -> Result<AsyncTask<AnalyzeTask>> {
     let o = options.unwrap_or_default();
-    let input = match cluster {
-        Either::A(c) => Input::Cluster(Arc::clone(&c.inner)),
-        Either::B(path) => Input::Path(path),
-    };
+    let input = Input::from(cluster);
+    let mut extra = Vec::new();
+    for (i, obj) in o.extra_analyzers.iter().flatten().enumerate() {
+        extra.push(JsAnalyzer::new(env, i, obj)?);
+    }
     let mut pricing = PricingOptions::default();
     if let Some(r) = o.region {
         pricing = pricing.with_region(r);
@@ -341,11 +514,257 @@ pub fn analyze(
     if let Some(s) = o.spot_advisor {
         pricing = pricing.with_spot_advisor(s);
     }
-    AsyncTask::new(AnalyzeTask {
+    Ok(AsyncTask::new(AnalyzeTask {
         input,
         pricing,
         analyzers: o.analyzers,
+        extra,
+    }))
+}
+
+/// What the worker thread receives from the main thread: the JSON a JS analyzer returned, or
+/// why there is none.
+type Answer = std::result::Result<Value, String>;
+
+/// Starts a JS analyzer's `analyze` on the main thread; the answer comes back on the sender.
+type JsAnalyzeFn =
+    ThreadsafeFunction<(Value, mpsc::Sender<Answer>), Unknown<'static>, (), Status, false, true>;
+
+/// An analyzer written in JavaScript, run by the core like the built-in ones.
+pub struct JsAnalyzer {
+    name: String,
+    description: String,
+    include_usage: bool,
+    start: JsAnalyzeFn,
+}
+
+/// A `TypeError` thrown at once (for arguments that are not what the declarations say).
+fn type_error(env: &Env, message: String) -> Error {
+    match env.throw_type_error(&message, Some("ERR_INVALID_ARG_TYPE")) {
+        Ok(()) => Error::new(Status::PendingException, message),
+        Err(e) => e,
+    }
+}
+
+/// A thrown or rejected JS value as text: an `Error`'s stack (which starts with its message),
+/// else the value as a string.
+fn js_reason(value: &Unknown<'_>) -> String {
+    let stack = value
+        .is_error()
+        .ok()
+        .filter(|is| *is)
+        .and_then(|_| value.coerce_to_object().ok())
+        .and_then(|o| {
+            o.get_named_property::<Option<String>>("stack")
+                .ok()
+                .flatten()
+        });
+    match stack {
+        Some(s) => s,
+        None => value
+            .coerce_to_string()
+            .and_then(|s| s.into_utf8())
+            .and_then(|s| s.into_owned())
+            .unwrap_or_else(|_| "a value that cannot be shown".to_string()),
+    }
+}
+
+/// On the main thread: `Promise.resolve(context).then(analyze)`, so whatever `analyze` does
+/// (return a value or a Promise, throw anything) settles one Promise, whose outcome is sent back.
+fn start_analyze(
+    env: &Env,
+    analyze: &FunctionRef<Value, Unknown<'static>>,
+    context: Value,
+    answer: mpsc::Sender<Answer>,
+) -> Result<()> {
+    let analyze = analyze.borrow_back(env)?;
+    let promise_class = env
+        .get_global()?
+        .get_named_property::<Function<'_, (), Unknown<'static>>>("Promise")?;
+    let resolve = promise_class.get_named_property::<Function<'_, Value, Object>>("resolve")?;
+    let started = resolve.apply(promise_class, context)?;
+    let then = started.get_named_property::<Function<
+        '_,
+        Function<'_, Value, Unknown<'static>>,
+        PromiseRaw<'_, Unknown<'_>>,
+    >>("then")?;
+    let settled = then.apply(started, analyze)?;
+    let rejected = answer.clone();
+    settled
+        .then(move |ctx: CallbackContext<Unknown<'_>>| {
+            let json = ctx.env.from_js_value::<Value, _>(ctx.value).map_err(|e| {
+                format!(
+                    "analyze() returned something that is not JSON data: {}",
+                    e.reason
+                )
+            });
+            let _ = answer.send(json);
+            Ok(())
+        })?
+        .catch(move |ctx: CallbackContext<Unknown<'_>>| {
+            let _ = rejected.send(Err(js_reason(&ctx.value)));
+            Ok(())
+        })?;
+    Ok(())
+}
+
+impl JsAnalyzer {
+    /// Reads item `index` of `extraAnalyzers`.
+    fn new(env: &Env, index: usize, obj: &Object<'_>) -> Result<JsAnalyzer> {
+        let at = format!("extraAnalyzers[{index}]");
+        let name = match obj.get_named_property::<Option<String>>("name") {
+            Ok(Some(n)) if !n.is_empty() => n,
+            _ => {
+                return Err(type_error(
+                    env,
+                    format!("{at} needs a `name` (a non-empty string)"),
+                ));
+            }
+        };
+        let description = obj
+            .get_named_property::<Option<String>>("description")
+            .map_err(|_| {
+                type_error(
+                    env,
+                    format!("{at} ({name}): `description` must be a string"),
+                )
+            })?
+            .unwrap_or_default();
+        let include_usage = obj
+            .get_named_property::<Option<bool>>("includeUsage")
+            .map_err(|_| {
+                type_error(
+                    env,
+                    format!("{at} ({name}): `includeUsage` must be a boolean"),
+                )
+            })?
+            .unwrap_or(false);
+        let analyze = obj
+            .get_named_property::<Function<'_, Value, Unknown<'static>>>("analyze")
+            .map_err(|_| {
+                type_error(
+                    env,
+                    format!(
+                        "{at} ({name}) needs a method `analyze(context)` returning recommendations"
+                    ),
+                )
+            })?;
+        // `this` is the analyzer object, as in `obj.analyze(context)`; the reference lives in the
+        // threadsafe function's callback, so it is created and released on the main thread
+        let analyze = analyze.bind(obj)?.create_ref()?;
+        // the function the threadsafe function calls does nothing (`Function.prototype`): the
+        // callback starts the analyzer. Weak: the pending analysis keeps the event loop alive.
+        let noop = env
+            .get_global()?
+            .get_named_property::<Function<'_, (), Unknown<'static>>>("Function")?
+            .get_named_property::<Function<'_, (), Unknown<'static>>>("prototype")?;
+        let start = noop
+            .build_threadsafe_function::<(Value, mpsc::Sender<Answer>)>()
+            .weak::<true>()
+            .build_callback(move |ctx| {
+                let (context, answer) = ctx.value;
+                if let Err(e) = start_analyze(&ctx.env, &analyze, context, answer.clone()) {
+                    let _ = answer.send(Err(format!("cannot call analyze(): {}", e.reason)));
+                }
+                Ok(())
+            })?;
+        Ok(JsAnalyzer {
+            name,
+            description,
+            include_usage,
+            start,
+        })
+    }
+
+    /// Runs the JS `analyze` on the main thread and waits for what it returns (or its Promise
+    /// settles to).
+    fn call(&self, context: Value) -> Answer {
+        let (tx, rx) = mpsc::channel();
+        let status = self
+            .start
+            .call((context, tx), ThreadsafeFunctionCallMode::Blocking);
+        if status != Status::Ok {
+            return Err(format!("cannot call into JavaScript ({status})"));
+        }
+        rx.recv()
+            .map_err(|_| "the JavaScript analyzer did not answer".to_string())?
+    }
+}
+
+impl Analyzer for JsAnalyzer {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn analyze(
+        &self,
+        ctx: &Context<'_>,
+    ) -> cloudoptim_core::analyzers::Result<Vec<cloudoptim_core::Recommendation>> {
+        let context = pipeline::analyzer_context_json(ctx, self.include_usage);
+        let value = self.call(context).map_err(|message| AnalyzeError::Failed {
+            analyzer: self.name.clone(),
+            message,
+        })?;
+        pipeline::recommendations_from_json(&self.name, &ctx.cluster.name, value)
+    }
+}
+
+/// Plans a consolidation on the libuv thread pool.
+pub struct ConsolidateTask {
+    input: Input,
+    pricing: PricingOptions,
+    mode: String,
+    allow_types: Vec<String>,
+}
+
+impl Task for ConsolidateTask {
+    type Output = CoreResult<packing::Plan>;
+    type JsValue = Plan;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        Ok(self.input.with(|cluster| {
+            pipeline::consolidate_cluster(cluster, &self.pricing, &self.mode, &self.allow_types)
+        }))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Plan> {
+        let inner = output.map_err(|e| js_error(&env, &e))?;
+        Ok(Plan { inner })
+    }
+}
+
+/// Plans the consolidation of a cluster (or the snapshot at a path, loaded first) on the libuv
+/// thread pool: `mode` `remove` deletes nodes whose pods fit on the others, `replace` (default)
+/// re-packs the movable pods onto kept nodes plus the cheapest new ones; every plan reports the
+/// LP lower bound of the cost.
+///
+/// Rejects with `CLOUDOPTIM_PACKING` for an unknown mode, or a load error's code.
+#[napi(ts_return_type = "Promise<Plan>")]
+pub fn consolidate(
+    cluster: Either<&Cluster, String>,
+    options: Option<ConsolidateOptions>,
+) -> AsyncTask<ConsolidateTask> {
+    let o = options.unwrap_or_default();
+    let mut pricing = PricingOptions::default();
+    if let Some(r) = o.region {
+        pricing = pricing.with_region(r);
+    }
+    AsyncTask::new(ConsolidateTask {
+        input: Input::from(cluster),
+        pricing,
+        mode: o.mode.unwrap_or_else(|| "replace".to_string()),
+        allow_types: o.allow_types.unwrap_or_default(),
     })
+}
+
+/// The JSON Schema (draft 2020-12) of a consolidation plan (`Plan.toJSON()`).
+#[napi(ts_return_type = "Record<string, unknown>")]
+pub fn plan_schema() -> Value {
+    packing::plan_schema()
 }
 
 /// The JSON Schema (draft 2020-12) of the report JSON.

@@ -9,8 +9,9 @@ import * as esm from 'cloudoptim'
 
 const require = createRequire(import.meta.url)
 
-const API = ['Change', 'Cluster', 'Report', 'analyze', 'analyzerNames', 'cpuMillicores', 'demoCluster',
-  'instanceType', 'loadCluster', 'locate', 'memoryBytes', 'patch', 'reportSchema', 'version']
+const API = ['Change', 'Cluster', 'Plan', 'Report', 'analyze', 'analyzerNames', 'consolidate', 'cpuMillicores',
+  'demoCluster', 'instanceType', 'loadCluster', 'locate', 'memoryBytes', 'patch', 'planSchema', 'reportSchema',
+  'version']
 
 describe('module entry points', () => {
   it('ESM named imports work', async () => {

@@ -4,6 +4,7 @@
 import {
   analyze,
   analyzerNames,
+  consolidate,
   cpuMillicores,
   demoCluster,
   instanceType,
@@ -11,13 +12,21 @@ import {
   locate,
   memoryBytes,
   patch,
+  planSchema,
   reportSchema,
   version,
   Change,
   Cluster,
+  Plan,
   Report,
 } from 'cloudoptim'
 import type {
+  AnalyzerContext,
+  CustomAnalyzer,
+  CustomRecommendation,
+  PlanJson,
+  PlanNode,
+  Step,
   ChangeJson,
   ChangeSet,
   ChangeTarget,
@@ -89,6 +98,32 @@ export async function main(): Promise<number> {
   const range: [number, number] | undefined = fileChange?.lines[0]
   const written: boolean = patched.written && located.diff.length > 0
 
+  const plan: Plan = await consolidate(cluster, { mode: 'remove', allowTypes: ['m6i.*'], region: 'us-east-1' })
+  await consolidate('cluster.json')
+  const planJson: PlanJson = plan.toJSON()
+  const planNodes: PlanNode[] = plan.nodes
+  const steps: Step[] = plan.steps
+  const movedFrom: string | undefined = steps[0]?.moves[0]?.from
+  const group: string | null = planNodes[0].group
+  const monthly: number = plan.monthlySaving + plan.lowerBoundHourly + planJson.gap_to_bound
+  const planText: string = plan.toTable() + plan.toJsonString()
+  const planSchemaJson: Record<string, unknown> = planSchema()
+
+  class TeamLabels implements CustomAnalyzer {
+    name = 'team-labels'
+    analyze(context: AnalyzerContext): CustomRecommendation[] {
+      return context.cluster.namespaces.map((ns) => ({
+        kind: 'custom',
+        title: `Label ${String(ns.name)}`,
+        target: { namespace: String(ns.name) },
+        monthly_savings_usd: context.costs.namespaces[0]?.monthly_usd ?? 0,
+      }))
+    }
+  }
+  const withCustom: Report = await analyze(cluster, {
+    extraAnalyzers: [new TeamLabels(), { name: 'later', includeUsage: true, analyze: async () => [] }],
+  })
+
   try {
     instanceType('m5.huge')
   } catch (e) {
@@ -108,6 +143,12 @@ export async function main(): Promise<number> {
   await analyze(cluster, { analyzer: ['x'] })
   // @ts-expect-error: analyze takes a Cluster or a path
   await analyze(42)
+  // @ts-expect-error: the mode is remove or replace
+  await consolidate(cluster, { mode: 'shrink' })
+  // @ts-expect-error: a custom recommendation's kind is a report kind
+  const badCustom: CustomRecommendation = { kind: 'cost_cutting', title: 't', target: {}, monthly_savings_usd: 0 }
+  // @ts-expect-error: an analyzer needs a name
+  await analyze(cluster, { extraAnalyzers: [{ analyze: () => [] }] })
   // @ts-expect-error: totals is not a number
   const badTotals: number = report.totals
   // @ts-expect-error: Cluster has no public constructor arguments of this shape

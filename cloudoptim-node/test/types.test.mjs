@@ -6,7 +6,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 
-import { demoCluster, instanceType, reportSchema } from 'cloudoptim'
+import { analyze, demoCluster, instanceType, planSchema, reportSchema } from 'cloudoptim'
 
 import { packageDir } from './helpers.mjs'
 
@@ -126,6 +126,27 @@ describe('TypeScript interfaces match the report JSON Schema', () => {
   })
 })
 
+describe('TypeScript interfaces match the plan JSON Schema', () => {
+  const plan = planSchema()
+
+  it('PlanJson is the schema root', () => {
+    checkInterface('PlanJson', plan, 'the plan schema root')
+  })
+
+  for (const [name, def] of Object.entries(plan.$defs)) {
+    it(`${tsName(name)} matches the plan's $defs/${name}`, () => {
+      assert.ok(def.properties, `unexpected plan $defs/${name}`)
+      checkInterface(tsName(name), def, `the plan's $defs/${name}`)
+    })
+  }
+
+  it('covers the plan and its steps', () => {
+    for (const name of ['PlanNode', 'Assignment', 'Unplaced', 'BlockedNode', 'Move', 'Step']) {
+      assert.ok(plan.$defs[name], `the plan schema lost $defs/${name}`)
+    }
+  })
+})
+
 describe('TypeScript interfaces match the objects returned', () => {
   const fields = (iface) => [...decls.get(iface).fields.keys()].sort()
 
@@ -137,6 +158,42 @@ describe('TypeScript interfaces match the objects returned', () => {
 
   it('ClusterJson', () => {
     assert.deepEqual(Object.keys(demoCluster().toJSON()).sort(), fields('ClusterJson'))
+  })
+
+  it('AnalyzerContext and its costs', async () => {
+    let context
+    const spy = { name: 'spy', analyze: (c) => ((context = c), []) }
+    await analyze(demoCluster(), { analyzers: [], extraAnalyzers: [spy] })
+    assert.deepEqual(Object.keys(context).sort(), fields('AnalyzerContext'))
+    assert.deepEqual(Object.keys(context.costs).sort(), fields('AnalyzerCosts'))
+    assert.deepEqual(Object.keys(context.costs.nodes[0]).sort(), fields('NodeMonthlyCost'))
+    assert.deepEqual(Object.keys(context.costs.pods[0]).sort(), fields('PodMonthlyCost'))
+    assert.deepEqual(Object.keys(context.costs.volumes[0]).sort(), fields('VolumeMonthlyCost'))
+    assert.deepEqual(Object.keys(context.costs.namespaces[0]).sort(), fields('NamedCost'))
+    // the cluster is ClusterJson without `usage`, plus `summary`
+    const cluster = fields('ClusterJson').filter((f) => f !== 'usage').concat('summary').sort()
+    assert.deepEqual(Object.keys(context.cluster).sort(), cluster)
+  })
+
+  it('CustomRecommendation: every field it declares is accepted', async () => {
+    const full = {
+      kind: 'node_removal',
+      title: 'Remove node n1',
+      target: { namespace: 'a', workload_kind: 'Deployment', workload: 'w', container: 'c', node_group: 'g', node: 'n1', volume: 'v', instance: 'i' },
+      monthly_savings_usd: 5,
+      changes: [{ field: 'f', current: 'a', proposed: 'b' }],
+      risk: { level: 'medium', reasons: ['r'] },
+      priority: 'high',
+      confidence: 0.9,
+      evidence: [{ name: 'e', value: 1, unit: 'count' }],
+      explanation: 'x',
+      resource: 'node:n1',
+      base_monthly_usd: 10,
+    }
+    assert.deepEqual(Object.keys(full).sort(), fields('CustomRecommendation'))
+    assert.deepEqual(['cluster', ...Object.keys(full.target)].sort(), fields('Target'))
+    const r = await analyze(demoCluster(), { analyzers: [], extraAnalyzers: [{ name: 'full', analyze: () => [full] }] })
+    assert.equal(r.recommendations[0].monthly_savings_usd, 5)
   })
 
   it('the class members the generated declarations promise', () => {
@@ -158,6 +215,15 @@ describe('TypeScript interfaces match the objects returned', () => {
       'get target(): ChangeTarget',
       'get set(): ChangeSet',
       'toJSON(): ChangeJson',
+      'export declare function consolidate(cluster: Cluster | string, options?: ConsolidateOptions | undefined | null): Promise<Plan>',
+      'export declare function planSchema(): Record<string, unknown>',
+      'toJSON(): PlanJson',
+      'get nodes(): PlanNode[]',
+      'get assignments(): Assignment[]',
+      'get steps(): Step[]',
+      'get monthlySaving(): number',
+      "mode?: 'remove' | 'replace'",
+      'extraAnalyzers?: CustomAnalyzer[]',
     ]) {
       assert.ok(src.includes(sig), `index.d.ts lacks \`${sig}\``)
     }

@@ -8,11 +8,12 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use cloudoptim_core::analyzers::{AnalyzeError, Analyzer, Context};
 use cloudoptim_core::pipeline::{self, PricingOptions};
 use cloudoptim_core::quantity::Quantity;
-use cloudoptim_core::{analyzers, demo, iac, report};
+use cloudoptim_core::{analyzers, demo, iac, packing, report};
 use pyo3::exceptions::{
     PyException, PyLookupError, PyNotADirectoryError, PyRuntimeError, PyTypeError, PyUserWarning,
     PyValueError,
@@ -77,8 +78,9 @@ pyo3::create_exception!(
     cloudoptim,
     AnalyzerError,
     CloudOptimError,
-    "An analyzer is unknown (code `unknown_analyzer`, `name` is set), misconfigured \
-     (`analyzer_config`) or failed (`analyzer_failed`)."
+    "An analyzer is unknown (code `unknown_analyzer`), misconfigured (`analyzer_config`) or \
+     failed (`analyzer_failed`; for an analyzer written in Python, the message holds its \
+     traceback and `__cause__` is the exception it raised); `name` is the analyzer."
 );
 
 pyo3::create_exception!(
@@ -312,6 +314,21 @@ fn load(
     Ok(Cluster {
         inner: Arc::new(loaded.cluster),
     })
+}
+
+/// The `cluster` argument of `analyze()` and `consolidate()`: a `Cluster`, or a path loaded
+/// with `load_cluster(path)`.
+fn cluster_arg(
+    py: Python<'_>,
+    cluster: &Bound<'_, PyAny>,
+) -> PyResult<Arc<cloudoptim_core::Cluster>> {
+    if let Ok(c) = cluster.cast::<Cluster>() {
+        return Ok(Arc::clone(&c.get().inner));
+    }
+    let path: PathBuf = cluster.extract().map_err(|_| {
+        PyTypeError::new_err("cluster must be a Cluster or a path (str or os.PathLike)")
+    })?;
+    Ok(load(py, path_string(path)?, vec![], vec![], None)?.inner)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -582,6 +599,134 @@ impl Recommendation {
     }
 }
 
+/// A consolidation plan: the nodes after it, where every pod runs, the steps with their savings
+/// and disruption, and the LP lower bound of the cost. Made by `consolidate()`; immutable.
+#[pyclass(frozen, eq, module = "cloudoptim", name = "Plan")]
+#[derive(PartialEq)]
+struct Plan {
+    inner: Arc<packing::Plan>,
+}
+
+#[pymethods]
+impl Plan {
+    /// `remove` or `replace`.
+    #[getter]
+    fn mode(&self) -> &str {
+        &self.inner.mode
+    }
+
+    /// Node cost before, USD per hour.
+    #[getter]
+    fn cost_before_hourly(&self) -> f64 {
+        self.inner.cost_before_hourly
+    }
+
+    /// Node cost after (approved and held-back steps alike), USD per hour.
+    #[getter]
+    fn cost_after_hourly(&self) -> f64 {
+        self.inner.cost_after_hourly
+    }
+
+    /// LP lower bound of the cost of the replace problem, USD per hour.
+    #[getter]
+    fn lower_bound_hourly(&self) -> f64 {
+        self.inner.lower_bound_hourly
+    }
+
+    /// (after − bound) / bound.
+    #[getter]
+    fn gap_to_bound(&self) -> f64 {
+        self.inner.gap_to_bound
+    }
+
+    /// Every node after the plan: dicts with `name`, `instance_type`, `zone`, `capacity_type`,
+    /// `hourly_cost`, `new` and `group`.
+    #[getter]
+    fn nodes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.nodes))
+    }
+
+    /// Names of the nodes removed.
+    #[getter]
+    fn removed(&self) -> Vec<String> {
+        self.inner.removed.clone()
+    }
+
+    /// Every non-DaemonSet pod and its node after the plan: dicts with `pod`
+    /// (`namespace/name`) and `node`.
+    #[getter]
+    fn assignments<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.assignments))
+    }
+
+    /// Pods that could not be placed: dicts with `pod` and `reason`.
+    #[getter]
+    fn unplaced<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.unplaced))
+    }
+
+    /// Pods that pin their node: dicts with `node`, `pod` and `reason`.
+    #[getter]
+    fn blocked<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.blocked))
+    }
+
+    /// The steps: dicts with `action`, `removed`, `added`, `moves`, `hourly_saving`,
+    /// `monthly_saving`, `disruption_cost`, `score` and `approved`.
+    #[getter]
+    fn steps<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&self.inner.steps))
+    }
+
+    /// The solver that made the plan.
+    #[getter]
+    fn solver(&self) -> &str {
+        &self.inner.solver
+    }
+
+    /// Monthly saving of the whole plan, USD.
+    #[getter]
+    fn monthly_saving(&self) -> f64 {
+        self.inner.monthly_saving()
+    }
+
+    /// The plan as plain Python data (the parsed `to_json()`); it follows `plan_schema()`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, serde_json::to_string(&*self.inner))
+    }
+
+    /// The plan as pretty JSON, exactly as `cloudoptim consolidate … --format json` prints it
+    /// (without the final newline).
+    fn to_json(&self) -> String {
+        self.inner.to_json()
+    }
+
+    /// The plan as text: costs and bound, then each step.
+    fn to_table(&self) -> String {
+        self.inner.to_table()
+    }
+
+    /// A readable summary.
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let p = &*self.inner;
+        Ok(format!(
+            "Plan(mode={}, cost_before_hourly={}, cost_after_hourly={}, removed={}, added={}, \
+             unplaced={})",
+            py_repr(py, p.mode.as_str())?,
+            py_repr(py, PyFloat::new(py, p.cost_before_hourly))?,
+            py_repr(py, PyFloat::new(py, p.cost_after_hourly))?,
+            p.removed.len(),
+            p.nodes.iter().filter(|n| n.new).count(),
+            p.unplaced.len()
+        ))
+    }
+
+    /// Pickle support: rebuilt from its JSON by `_from_json`.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        reduce(py, "Plan", serde_json::to_string(&*self.inner))
+    }
+}
+
 /// `(cloudoptim._native._from_json, (kind, json))` for pickling.
 fn reduce<'py>(
     py: Python<'py>,
@@ -595,7 +740,7 @@ fn reduce<'py>(
     PyTuple::new(py, [restore.clone().into_any(), args.into_any()])
 }
 
-/// Rebuilds a `Cluster`, `Report`, `Recommendation` or `PatchReport` from the JSON its
+/// Rebuilds a `Cluster`, `Report`, `Recommendation`, `PatchReport` or `Plan` from the JSON its
 /// `__reduce__` wrote (used by pickle).
 #[pyfunction]
 fn _from_json<'py>(py: Python<'py>, kind: &str, text: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -629,6 +774,13 @@ fn _from_json<'py>(py: Python<'py>, kind: &str, text: &str) -> PyResult<Bound<'p
             },
         )?
         .into_any()),
+        "Plan" => Ok(Bound::new(
+            py,
+            Plan {
+                inner: Arc::new(serde_json::from_str(text).map_err(invalid)?),
+            },
+        )?
+        .into_any()),
         _ => Err(PyValueError::new_err(format!("unknown kind {kind:?}"))),
     }
 }
@@ -645,6 +797,15 @@ fn invalid_change(message: String) -> PyErr {
 /// Plain Python data (dict with str keys, list, tuple, str, int, float, bool, None) as JSON, for
 /// the core to validate. Anything else raises `InvalidChangeError` naming where it is.
 fn json_value(value: &Bound<'_, PyAny>, at: &str) -> PyResult<serde_json::Value> {
+    json_data(value, at, &invalid_change)
+}
+
+/// Plain Python data as JSON; anything else is `invalid(message naming where it is)`.
+fn json_data(
+    value: &Bound<'_, PyAny>,
+    at: &str,
+    invalid: &dyn Fn(String) -> PyErr,
+) -> PyResult<serde_json::Value> {
     use serde_json::Value;
     if value.is_none() {
         return Ok(Value::Null);
@@ -659,12 +820,12 @@ fn json_value(value: &Bound<'_, PyAny>, at: &str) -> PyResult<serde_json::Value>
         if let Ok(u) = value.extract::<u64>() {
             return Ok(Value::from(u));
         }
-        return Err(invalid_change(format!("`{at}`: integer out of range")));
+        return Err(invalid(format!("`{at}`: integer out of range")));
     }
     if let Ok(f) = value.cast::<PyFloat>() {
         return serde_json::Number::from_f64(f.value())
             .map(Value::Number)
-            .ok_or_else(|| invalid_change(format!("`{at}`: {} is not a JSON number", f.value())));
+            .ok_or_else(|| invalid(format!("`{at}`: {} is not a JSON number", f.value())));
     }
     if let Ok(s) = value.cast::<PyString>() {
         return Ok(Value::String(s.to_str()?.to_string()));
@@ -672,27 +833,27 @@ fn json_value(value: &Bound<'_, PyAny>, at: &str) -> PyResult<serde_json::Value>
     if let Ok(d) = value.cast::<PyDict>() {
         let mut map = serde_json::Map::new();
         for (k, v) in d.iter() {
-            let key = k.cast::<PyString>().map_err(|_| {
-                invalid_change(format!("`{at}`: key {} is not a str", py_repr_lossy(&k)))
-            })?;
+            let key = k
+                .cast::<PyString>()
+                .map_err(|_| invalid(format!("`{at}`: key {} is not a str", py_repr_lossy(&k))))?;
             let key = key.to_str()?.to_string();
             let inner = if at.is_empty() {
                 key.clone()
             } else {
                 format!("{at}.{key}")
             };
-            map.insert(key, json_value(&v, &inner)?);
+            map.insert(key, json_data(&v, &inner, invalid)?);
         }
         return Ok(Value::Object(map));
     }
     if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
         let mut items = Vec::new();
         for (i, v) in value.try_iter()?.enumerate() {
-            items.push(json_value(&v?, &format!("{at}[{i}]"))?);
+            items.push(json_data(&v?, &format!("{at}[{i}]"), invalid)?);
         }
         return Ok(Value::Array(items));
     }
-    Err(invalid_change(format!(
+    Err(invalid(format!(
         "`{at}`: a {} is not JSON data",
         value.get_type().name()?
     )))
@@ -954,13 +1115,149 @@ fn demo_cluster(py: Python<'_>) -> Cluster {
     }
 }
 
+/// An analyzer written in Python, run by the core like the built-in ones: an object with a
+/// `name`, an optional `description` and `include_usage`, and `analyze(context) -> list[dict]`.
+struct PyAnalyzer {
+    name: String,
+    description: String,
+    include_usage: bool,
+    object: Py<PyAny>,
+    /// The exception an analyzer raised, shared by the analyzers of one `analyze()` call so it
+    /// can become the `__cause__` of the `AnalyzerError` (or be re-raised when it is not an
+    /// `Exception`, as `KeyboardInterrupt` is not).
+    raised: Arc<Mutex<Option<PyErr>>>,
+}
+
+impl PyAnalyzer {
+    /// Reads one item of `extra_analyzers`; raises `TypeError` when it is not an analyzer.
+    fn new(
+        index: usize,
+        object: &Bound<'_, PyAny>,
+        raised: &Arc<Mutex<Option<PyErr>>>,
+    ) -> PyResult<PyAnalyzer> {
+        let at = format!("extra_analyzers[{index}]");
+        let name: String = object
+            .getattr("name")
+            .and_then(|n| n.extract::<String>())
+            .map_err(|_| PyTypeError::new_err(format!("{at} needs a `name` str attribute")))?;
+        if name.is_empty() {
+            return Err(PyValueError::new_err(format!("{at}: `name` is empty")));
+        }
+        let description = match object.getattr_opt("description")? {
+            Some(d) if !d.is_none() => d.extract::<String>().map_err(|_| {
+                PyTypeError::new_err(format!("{at} ({name}): `description` must be a str"))
+            })?,
+            _ => String::new(),
+        };
+        let include_usage = match object.getattr_opt("include_usage")? {
+            Some(u) => u.is_truthy()?,
+            None => false,
+        };
+        let callable = object
+            .getattr_opt("analyze")?
+            .is_some_and(|a| a.is_callable());
+        if !callable {
+            return Err(PyTypeError::new_err(format!(
+                "{at} ({name}) needs a method `analyze(self, context: dict) -> list[dict]`"
+            )));
+        }
+        Ok(PyAnalyzer {
+            name,
+            description,
+            include_usage,
+            object: object.clone().unbind(),
+            raised: Arc::clone(raised),
+        })
+    }
+
+    /// Calls the Python `analyze` with the context and converts what it returns to JSON.
+    fn call(
+        &self,
+        py: Python<'_>,
+        context: &serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let context = to_python(py, serde_json::to_string(context))
+            .map_err(|e| format!("cannot build the context: {e}"))?;
+        let result = self
+            .object
+            .bind(py)
+            .call_method1("analyze", (context,))
+            .map_err(|e| {
+                let text = format_exception(py, &e);
+                if let Ok(mut slot) = self.raised.lock() {
+                    slot.get_or_insert(e);
+                }
+                text
+            })?;
+        json_data(&result, "result", &|m| PyValueError::new_err(m)).map_err(|e| {
+            format!(
+                "analyze() returned something that is not JSON data: {}",
+                e.value(py)
+            )
+        })
+    }
+}
+
+impl Analyzer for PyAnalyzer {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn analyze(
+        &self,
+        ctx: &Context<'_>,
+    ) -> analyzers::Result<Vec<cloudoptim_core::Recommendation>> {
+        let context = pipeline::analyzer_context_json(ctx, self.include_usage);
+        // the analysis runs with the GIL released: take it back for the Python call only
+        let value = Python::attach(|py| self.call(py, &context)).map_err(|message| {
+            AnalyzeError::Failed {
+                analyzer: self.name.clone(),
+                message,
+            }
+        })?;
+        pipeline::recommendations_from_json(&self.name, &ctx.cluster.name, value)
+    }
+}
+
+/// An exception as Python prints it: the traceback, then `Type: message`.
+fn format_exception(py: Python<'_>, e: &PyErr) -> String {
+    static FORMAT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let formatted = FORMAT
+        .import(py, "traceback", "format_exception")
+        .and_then(|f| f.call1((e.get_type(py), e.value(py), e.traceback(py))))
+        .and_then(|lines| lines.extract::<Vec<String>>());
+    match formatted {
+        Ok(lines) => lines.concat().trim_end().to_string(),
+        Err(_) => py_repr_lossy(e.value(py)),
+    }
+}
+
 /// Analyzes a cluster (a `Cluster`, or a path loaded with `load_cluster(path)`) and returns the
 /// report. `region` overrides the nodes' region; `prices` is an on-demand price table CSV
 /// (`instance_type,od_linux_usd_per_hour`) for that region; `spot_advisor` a Spot Advisor JSON
-/// to use instead of the embedded one; `analyzers` the names of the analyzers to run, in order
-/// (default: all built-ins, see `analyzer_names()`).
+/// to use instead of the embedded one; `analyzers` the names of the built-in analyzers to run,
+/// in order (default: all, see `analyzer_names()`); `extra_analyzers` analyzers written in
+/// Python, run after them: objects with a `name`, an optional `description`, an optional
+/// `include_usage` (put the usage history in the context) and a method
+/// `analyze(self, context: dict) -> list[dict]`. The context holds `cluster` (the snapshot as
+/// `Cluster.to_dict()` without `usage`, plus `summary`), `costs` (`nodes`, `pods`, `namespaces`
+/// and `volumes` with their `monthly_usd`) and `now`. Each returned dict is a recommendation:
+/// `kind` (a report kind, `custom` for your own), `title`, `target` (`cluster` is filled in),
+/// `monthly_savings_usd`, and optionally `changes`, `risk`, `priority`, `confidence`,
+/// `evidence`, `explanation`, and `resource` with `base_monthly_usd` (the resource's monthly
+/// cost, so overlapping savings are combined, not added). Raises `AnalyzerError` when an
+/// analyzer raises (with its traceback; `__cause__` is the exception) or returns an invalid
+/// recommendation.
 #[pyfunction]
-#[pyo3(signature = (cluster, *, region = None, prices = None, spot_advisor = None, analyzers = None))]
+#[pyo3(signature = (
+    cluster, *, region = None, prices = None, spot_advisor = None, analyzers = None,
+    extra_analyzers = None
+))]
+#[allow(clippy::too_many_arguments)]
 fn analyze(
     py: Python<'_>,
     cluster: &Bound<'_, PyAny>,
@@ -968,18 +1265,9 @@ fn analyze(
     prices: Option<PathBuf>,
     spot_advisor: Option<PathBuf>,
     analyzers: Option<Vec<String>>,
+    extra_analyzers: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Report> {
-    let snapshot = match cluster.cast::<Cluster>() {
-        Ok(c) => Arc::clone(&c.get().inner),
-        Err(_) => {
-            let path: PathBuf = cluster.extract().map_err(|_| {
-                pyo3::exceptions::PyTypeError::new_err(
-                    "cluster must be a Cluster or a path (str or os.PathLike)",
-                )
-            })?;
-            load(py, path_string(path)?, vec![], vec![], None)?.inner
-        }
-    };
+    let snapshot = cluster_arg(py, cluster)?;
     let mut pricing = PricingOptions::default();
     if let Some(r) = region {
         pricing = pricing.with_region(r);
@@ -990,12 +1278,73 @@ fn analyze(
     if let Some(p) = spot_advisor {
         pricing = pricing.with_spot_advisor(p);
     }
-    let report = py
-        .detach(move || pipeline::analyze_with(&snapshot, &pricing, analyzers.as_deref()))
+    let raised = Arc::new(Mutex::new(None));
+    let mut extra: Vec<Box<dyn Analyzer>> = Vec::new();
+    if let Some(list) = extra_analyzers.filter(|l| !l.is_none()) {
+        let items = list.try_iter().map_err(|_| {
+            PyTypeError::new_err("extra_analyzers must be a sequence of analyzer objects")
+        })?;
+        for (i, item) in items.enumerate() {
+            extra.push(Box::new(PyAnalyzer::new(i, &item?, &raised)?));
+        }
+    }
+    let filters = report::Filters::default();
+    let result = py.detach(move || {
+        pipeline::analyze_with_extra(&snapshot, &pricing, analyzers.as_deref(), &filters, extra)
+    });
+    match result {
+        Ok(report) => Ok(Report {
+            inner: Arc::new(report),
+        }),
+        Err(e) => {
+            let cause = raised.lock().ok().and_then(|mut slot| slot.take());
+            match cause {
+                // KeyboardInterrupt, SystemExit: not an analyzer failure
+                Some(c) if !c.is_instance_of::<PyException>(py) => Err(c),
+                cause => {
+                    let err = to_py_err(e);
+                    err.set_cause(py, cause);
+                    Err(err)
+                }
+            }
+        }
+    }
+}
+
+/// Plans the consolidation of a cluster (a `Cluster`, or a path loaded with
+/// `load_cluster(path)`): `mode` `remove` deletes nodes whose pods fit on the others, `replace`
+/// re-packs the movable pods onto kept nodes plus the cheapest new ones. `allow_types` are
+/// instance-type patterns for new nodes (`m6i.*`, `c6g.large`; default: the families already in
+/// the cluster); `region` overrides the nodes' region for prices. Runs with the GIL released.
+/// Raises `CloudOptimError` (code `packing`) for an unknown mode.
+#[pyfunction]
+#[pyo3(signature = (cluster, *, mode = "replace", allow_types = None, region = None))]
+fn consolidate(
+    py: Python<'_>,
+    cluster: &Bound<'_, PyAny>,
+    mode: &str,
+    allow_types: Option<Vec<String>>,
+    region: Option<String>,
+) -> PyResult<Plan> {
+    let snapshot = cluster_arg(py, cluster)?;
+    let mut pricing = PricingOptions::default();
+    if let Some(r) = region {
+        pricing = pricing.with_region(r);
+    }
+    let mode = mode.to_string();
+    let allow_types = allow_types.unwrap_or_default();
+    let plan = py
+        .detach(move || pipeline::consolidate_cluster(&snapshot, &pricing, &mode, &allow_types))
         .map_err(to_py_err)?;
-    Ok(Report {
-        inner: Arc::new(report),
+    Ok(Plan {
+        inner: Arc::new(plan),
     })
+}
+
+/// The JSON Schema of a consolidation plan (what `Plan.to_dict()` follows).
+#[pyfunction]
+fn plan_schema(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    to_python(py, serde_json::to_string(&packing::plan_schema()))
 }
 
 /// The JSON Schema of the report (what `Report.to_dict()` follows).
@@ -1102,11 +1451,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Recommendation>()?;
     m.add_class::<Change>()?;
     m.add_class::<PatchReport>()?;
+    m.add_class::<Plan>()?;
     for f in [
         wrap_pyfunction!(load_cluster, m)?,
         wrap_pyfunction!(demo_cluster, m)?,
         wrap_pyfunction!(analyze, m)?,
         wrap_pyfunction!(report_schema, m)?,
+        wrap_pyfunction!(consolidate, m)?,
+        wrap_pyfunction!(plan_schema, m)?,
         wrap_pyfunction!(analyzer_names, m)?,
         wrap_pyfunction!(cpu_millicores, m)?,
         wrap_pyfunction!(memory_bytes, m)?,
@@ -1134,7 +1486,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InvalidChangeError", invalid_change_error(py)?)?;
     m.add("RepositoryError", repository_error(py)?)?;
     m.add("VerificationError", VerificationError::type_object(py))?;
-    // `name` is set on instances only for unknown analyzers: default it to None on the class
+    // `name` is set on instances naming an analyzer: default it to None on the class
     AnalyzerError::type_object(py).setattr("name", py.None())?;
     Ok(())
 }

@@ -335,5 +335,7 @@ def test_analyze_and_load_release_the_gil(demo: Cluster, shared_data: Path) -> N
     # the measure can fail: a C call that holds the GIL starves the other thread
     assert _python_share_during(lambda: sum(range(5_000_000))) < 0.3
     assert _python_share_during(lambda: cloudoptim.analyze(demo)) > 0.3
+    assert _python_share_during(lambda: cloudoptim.consolidate(demo)) > 0.3
+    assert _python_share_during(lambda: cloudoptim.consolidate(demo, mode="remove")) > 0.3
     assert _python_share_during(cloudoptim.demo_cluster) > 0.3
     assert _python_share_during(lambda: cloudoptim.load_cluster(shared_data / "k8s")) > 0.3

@@ -51,6 +51,7 @@ def test_typed_usage_passes_mypy_strict(tmp_path: Path) -> None:
         textwrap.dedent(
             """
             from pathlib import Path
+            from typing import Any
             import cloudoptim
 
             cluster: cloudoptim.Cluster = cloudoptim.load_cluster(Path("c.json"), aws=["a.json"])
@@ -72,6 +73,21 @@ def test_typed_usage_passes_mypy_strict(tmp_path: Path) -> None:
             located = cloudoptim.locate("infra", {"target": change.target, "set": {"requests.cpu": "1"}})
             written: bool = located.written or cloudoptim.locate("infra", change.to_json()).written
             vcpu: int = cloudoptim.instance_type("m5.large")["vcpu"]
+            plan: cloudoptim.Plan = cloudoptim.consolidate(cluster, mode="remove", allow_types=["m6i.*"])
+            saved: float = plan.monthly_saving + plan.lower_bound_hourly
+            first_pod: str = plan.assignments[0]["pod"]
+            moved_from: str = plan.steps[0]["moves"][0]["from"]
+            new_node: bool = plan.nodes[0]["new"]
+            schema: dict[str, Any] = cloudoptim.plan_schema()
+
+            class TeamLabels:
+                name = "team-labels"
+                description = "Namespaces without a team label"
+
+                def analyze(self, context: dict[str, Any]) -> list[dict[str, Any]]:
+                    return [{"kind": "custom", "title": "t", "target": {}, "monthly_savings_usd": 0.0}]
+
+            custom: cloudoptim.Report = cloudoptim.analyze(cluster, extra_analyzers=[TeamLabels()])
             try:
                 cloudoptim.load_cluster("x")
             except cloudoptim.ParseError as e:
@@ -84,7 +100,11 @@ def test_typed_usage_passes_mypy_strict(tmp_path: Path) -> None:
         )
     )
     bad = tmp_path / "bad.py"
-    bad.write_text("import cloudoptim\nn: str = cloudoptim.cpu_millicores(1)\n")
+    bad.write_text(
+        "import cloudoptim\nn: str = cloudoptim.cpu_millicores(1)\n"
+        "cloudoptim.consolidate('c.json', mode='shrink')\n"
+        "cloudoptim.analyze('c.json', extra_analyzers=[object()])\n"
+    )
     cmd = [sys.executable, "-m", "mypy", "--strict", "--config-file", str(tmp_path / "none.ini")]
     ok = subprocess.run([*cmd, str(usage)], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert ok.returncode == 0, ok.stdout + ok.stderr
@@ -93,3 +113,5 @@ def test_typed_usage_passes_mypy_strict(tmp_path: Path) -> None:
     assert wrong.returncode == 1
     assert 'Incompatible types in assignment (expression has type "int"' in wrong.stdout
     assert 'Argument 1 to "cpu_millicores" has incompatible type "int"' in wrong.stdout
+    assert 'Argument "mode" to "consolidate" has incompatible type' in wrong.stdout
+    assert 'List item 0 has incompatible type "object"' in wrong.stdout

@@ -582,3 +582,78 @@ fn cross_az_traffic_from_a_csv_matrix() {
         ("shop/frontend", "shop/cart", 5e11)
     );
 }
+
+#[test]
+fn rightsizing_flags_hpa_and_handles_unset_requests_and_daemonsets() {
+    let cluster = cloudoptim_core::demo::demo_cluster();
+    let r = cloudoptim_core::pipeline::analyze_with(
+        &cluster,
+        &Default::default(),
+        Some(&["workload-rightsizing".to_string()]),
+    )
+    .unwrap();
+    let find = |ns: &str, w: &str| {
+        r.recommendations.iter().find(|x| {
+            x.target.namespace.as_deref() == Some(ns) && x.target.workload.as_deref() == Some(w)
+        })
+    };
+    // shop/frontend is scaled by an HPA on CPU utilisation: flagged
+    let frontend = find("shop", "frontend").unwrap();
+    assert!(
+        frontend.risk.reasons.iter().any(|x| x.contains("HPA")),
+        "{:?}",
+        frontend.risk
+    );
+    assert_ne!(
+        frontend.risk.level,
+        cloudoptim_core::recommend::RiskLevel::Low
+    );
+    // aws-node has no memory request at all: the floor is proposed from "unset"
+    let aws_node = find("kube-system", "aws-node").unwrap();
+    let mem = aws_node
+        .changes
+        .iter()
+        .find(|c| c.field == "memory_request")
+        .unwrap();
+    assert_eq!(
+        (mem.current.as_str(), mem.proposed.as_str()),
+        ("unset", "100Mi")
+    );
+    // a DaemonSet gets one recommendation, not one per node
+    let n = r
+        .recommendations
+        .iter()
+        .filter(|x| x.target.workload.as_deref() == Some("aws-node"))
+        .count();
+    assert_eq!(n, 1);
+    assert_eq!(aws_node.target.workload_kind.as_deref(), Some("DaemonSet"));
+    // one recommendation per workload and container, never per pod
+    let mut keys: Vec<String> = r.recommendations.iter().map(|x| x.target.key()).collect();
+    let total = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), total);
+}
+
+#[test]
+fn init_containers_and_sidecars_count_toward_requests() {
+    let text = r#"{"kind":"Pod","metadata":{"name":"p","namespace":"n","ownerReferences":[{"kind":"ReplicaSet","name":"w-1","controller":true}]},"spec":{"nodeName":"x","initContainers":[{"name":"migrate","resources":{"requests":{"cpu":"2","memory":"64Mi"}}},{"name":"proxy","restartPolicy":"Always","resources":{"requests":{"cpu":"100m","memory":"128Mi"}}}],"containers":[{"name":"app","resources":{"requests":{"cpu":"500m","memory":"256Mi"}}},{"name":"bare"}]},"status":{"phase":"Running"}}"#;
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("pod.json");
+    std::fs::write(&p, text).unwrap();
+    let c = cloudoptim_core::loader::load_cluster(&p).unwrap();
+    let pod = &c.pods[0];
+    assert!(
+        pod.init_containers[1].sidecar,
+        "restartPolicy Always makes a sidecar"
+    );
+    let r = pod.requests();
+    // max(app 500m + sidecar 100m, init 2) = 2 cores; memory max(256+128, 64) = 384Mi
+    assert_eq!(r.cpu_milli, 2000);
+    assert_eq!(r.memory_bytes, 384 << 20);
+    assert_eq!(
+        pod.containers[1].requests,
+        cloudoptim_core::model::Resources::default(),
+        "a container with no requests requests nothing"
+    );
+}

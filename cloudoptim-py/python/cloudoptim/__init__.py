@@ -20,6 +20,35 @@ value lives, and only there::
     report = cloudoptim.patch("infra/", change, dry_run=True)
     print(report.outcome, report.diff)
 
+Plan a consolidation (which nodes can go, or the cheapest set of nodes the pods fit on, with
+the LP lower bound of the cost beside it)::
+
+    plan = cloudoptim.consolidate(cluster, mode="replace", allow_types=["m6i.*", "c6i.*"])
+    print(plan.to_table(), plan.monthly_saving)
+
+Write analyzers in Python; the Rust engine runs them like its own, and their findings are
+priced, de-duplicated and totalled in the report::
+
+    class TeamLabels:
+        name = "team-labels"
+        description = "Namespaces without a team label"
+
+        def analyze(self, context):
+            costs = {n["name"]: n["monthly_usd"] for n in context["costs"]["namespaces"]}
+            return [
+                {
+                    "kind": "custom",
+                    "title": f"Label namespace {ns['name']} with its team",
+                    "target": {"namespace": ns["name"]},
+                    "monthly_savings_usd": 0.0,
+                    "evidence": [{"name": "monthly_cost", "value": costs.get(ns["name"], 0.0), "unit": "usd_per_month"}],
+                }
+                for ns in context["cluster"]["namespaces"]
+                if "team" not in ns["labels"]
+            ]
+
+    report = cloudoptim.analyze(cluster, extra_analyzers=[TeamLabels()])
+
 All the work is done by the Rust core (``cloudoptim-core``); this package is a thin binding.
 """
 
@@ -34,6 +63,7 @@ from ._native import (
     InvalidChangeError,
     ParseError,
     PatchReport,
+    Plan,
     QuantityError,
     Recommendation,
     Report,
@@ -45,6 +75,7 @@ from ._native import (
     __version__,
     analyze,
     analyzer_names,
+    consolidate,
     cpu_millicores,
     demo_cluster,
     instance_type,
@@ -52,6 +83,7 @@ from ._native import (
     locate,
     memory_bytes,
     patch,
+    plan_schema,
     report_schema,
 )
 
@@ -66,6 +98,7 @@ __all__ = [
     "InvalidChangeError",
     "ParseError",
     "PatchReport",
+    "Plan",
     "QuantityError",
     "Recommendation",
     "Report",
@@ -77,6 +110,7 @@ __all__ = [
     "__version__",
     "analyze",
     "analyzer_names",
+    "consolidate",
     "cpu_millicores",
     "demo_cluster",
     "instance_type",
@@ -84,5 +118,6 @@ __all__ = [
     "locate",
     "memory_bytes",
     "patch",
+    "plan_schema",
     "report_schema",
 ]

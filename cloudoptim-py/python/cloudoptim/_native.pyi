@@ -1,13 +1,13 @@
 """Type stubs of the native module ``cloudoptim._native`` (built from ``cloudoptim-py/src/lib.rs``).
 
 Use the ``cloudoptim`` package, which re-exports every public name. The dict shapes below are
-the JSON shapes of ``docs/schema/report.schema.json`` and of the IaC engine's change and patch
-report; the underscore-named ``TypedDict``s exist only for type checkers.
+the JSON shapes of ``docs/schema/report.schema.json``, of ``plan_schema()`` and of the IaC
+engine's change and patch report; the underscore-named ``TypedDict``s exist only for type checkers.
 """
 
 import os
-from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Literal, TypeAlias, TypedDict, final
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Literal, Protocol, TypeAlias, TypedDict, final
 
 __all__ = [
     "__version__",
@@ -16,9 +16,12 @@ __all__ = [
     "Recommendation",
     "Change",
     "PatchReport",
+    "Plan",
     "load_cluster",
     "demo_cluster",
     "analyze",
+    "consolidate",
+    "plan_schema",
     "report_schema",
     "analyzer_names",
     "cpu_millicores",
@@ -222,9 +225,69 @@ class _PatchReportDict(TypedDict):
     explanation: str
     written: bool
 
+class _PlanNode(TypedDict):
+    name: str
+    instance_type: str
+    zone: str
+    capacity_type: str
+    hourly_cost: float
+    new: bool
+    group: str | None
+
+class _Assignment(TypedDict):
+    pod: str
+    node: str
+
+class _Unplaced(TypedDict):
+    pod: str
+    reason: str
+
+class _BlockedNode(TypedDict):
+    node: str
+    pod: str
+    reason: str
+
+# ``from`` is a keyword: the functional syntax
+_Move = TypedDict("_Move", {"pod": str, "from": str, "to": str})
+
+class _Step(TypedDict):
+    action: Literal["remove", "replace"]
+    removed: list[str]
+    added: list[str]
+    moves: list[_Move]
+    hourly_saving: float
+    monthly_saving: float
+    disruption_cost: float
+    score: float
+    approved: bool
+
+class _PlanDict(TypedDict):
+    mode: Literal["remove", "replace"]
+    cost_before_hourly: float
+    cost_after_hourly: float
+    lower_bound_hourly: float
+    gap_to_bound: float
+    nodes: list[_PlanNode]
+    removed: list[str]
+    assignments: list[_Assignment]
+    unplaced: list[_Unplaced]
+    blocked: list[_BlockedNode]
+    steps: list[_Step]
+    solver: str
+
+class _Analyzer(Protocol):
+    """What ``analyze(extra_analyzers=…)`` takes: an object with a ``name`` (and optionally a
+    ``description`` str and an ``include_usage`` bool) whose ``analyze`` takes the context
+    (``cluster``, ``costs``, ``now``) and returns recommendations as dicts (``kind``, ``title``,
+    ``target``, ``monthly_savings_usd``, …)."""
+
+    @property
+    def name(self) -> str: ...
+    def analyze(self, context: dict[str, Any], /) -> Sequence[Mapping[str, Any]]: ...
+
 # --- classes -----------------------------------------------------------------------------------
 
-_Restore: TypeAlias = Callable[[str, str], Cluster | Report | Recommendation | PatchReport]
+_Restore: TypeAlias = Callable[[str, str], Cluster | Report | Recommendation | PatchReport | Plan]
 
 @final
 class Cluster:
@@ -351,6 +414,44 @@ class PatchReport:
     def __ne__(self, other: object, /) -> bool: ...
     def __reduce__(self) -> tuple[_Restore, tuple[str, str]]: ...
 
+@final
+class Plan:
+    """A consolidation plan: nodes after it, pod assignments, steps, and the LP lower bound."""
+
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    @property
+    def mode(self) -> Literal["remove", "replace"]: ...
+    @property
+    def cost_before_hourly(self) -> float: ...
+    @property
+    def cost_after_hourly(self) -> float: ...
+    @property
+    def lower_bound_hourly(self) -> float: ...
+    @property
+    def gap_to_bound(self) -> float: ...
+    @property
+    def nodes(self) -> list[_PlanNode]: ...
+    @property
+    def removed(self) -> list[str]: ...
+    @property
+    def assignments(self) -> list[_Assignment]: ...
+    @property
+    def unplaced(self) -> list[_Unplaced]: ...
+    @property
+    def blocked(self) -> list[_BlockedNode]: ...
+    @property
+    def steps(self) -> list[_Step]: ...
+    @property
+    def solver(self) -> str: ...
+    @property
+    def monthly_saving(self) -> float: ...
+    def to_dict(self) -> _PlanDict: ...
+    def to_json(self) -> str: ...
+    def to_table(self) -> str: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __reduce__(self) -> tuple[_Restore, tuple[str, str]]: ...
+
 # --- exceptions --------------------------------------------------------------------------------
 
 class CloudOptimError(Exception):
@@ -390,7 +491,7 @@ class UnknownInstanceTypeError(CatalogError, LookupError):
     name: str
 
 class AnalyzerError(CloudOptimError):
-    """An analyzer is unknown, misconfigured or failed; ``name`` is set for unknown ones."""
+    """An analyzer is unknown, misconfigured or failed; ``name`` is the analyzer."""
 
     name: str | None
 
@@ -423,7 +524,16 @@ def analyze(
     prices: _StrPath | None = None,
     spot_advisor: _StrPath | None = None,
     analyzers: Sequence[str] | None = None,
+    extra_analyzers: Sequence[_Analyzer] | None = None,
 ) -> Report: ...
+def consolidate(
+    cluster: Cluster | _StrPath,
+    *,
+    mode: Literal["remove", "replace"] = "replace",
+    allow_types: Sequence[str] | None = None,
+    region: str | None = None,
+) -> Plan: ...
+def plan_schema() -> dict[str, Any]: ...
 def report_schema() -> dict[str, Any]: ...
 def analyzer_names() -> list[str]: ...
 def cpu_millicores(q: str) -> int: ...
@@ -437,4 +547,4 @@ def patch(
 ) -> PatchReport: ...
 def locate(repo: _StrPath, change: Change | _ChangeDict | dict[str, Any] | str) -> PatchReport: ...
 def cli_main(argv: Sequence[str]) -> int: ...
-def _from_json(kind: str, text: str) -> Cluster | Report | Recommendation | PatchReport: ...
+def _from_json(kind: str, text: str) -> Cluster | Report | Recommendation | PatchReport | Plan: ...
