@@ -16,3 +16,10 @@ else
 fi
 npm run build
 npm test
+
+# the example scripts resolve the package by name, as a user's project would
+cd ..
+mkdir -p examples/node/node_modules
+ln -sfn ../../../cloudoptim-node examples/node/node_modules/cloudoptim
+node examples/node/analyze-demo.mjs > /dev/null
+echo "examples/node: ok"

@@ -32,3 +32,8 @@ fi
 # the installed wheel is what is tested; conftest.py refuses to run otherwise.
 cd cloudoptim-py
 "$venv/bin/python" -m pytest tests -q -p no:cacheprovider --import-mode=importlib "$@"
+
+# the example scripts run against the installed wheel too
+cd ..
+"$venv/bin/python" examples/python/analyze_demo.py > /dev/null
+echo "examples/python: ok"
