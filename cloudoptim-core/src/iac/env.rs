@@ -98,7 +98,14 @@ impl Scope {
             ..Default::default()
         };
         for (i, f) in repo.files.iter().enumerate() {
-            if f.kind != FileKind::Yaml {
+            // only GitOps pointers, helmfiles and eksctl configs matter here: skip the rest unparsed
+            let t = &f.text;
+            if f.kind != FileKind::Yaml
+                || !(t.contains("argoproj.io")
+                    || t.contains("fluxcd.io")
+                    || t.contains("releases:")
+                    || t.contains("eksctl.io"))
+            {
                 continue;
             }
             let Some(docs) = repo.yaml(i) else { continue };

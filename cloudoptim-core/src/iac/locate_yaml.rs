@@ -21,11 +21,13 @@ fn s(n: Option<&Node>) -> Option<&str> {
     n.and_then(Node::as_str)
 }
 
-fn yaml_docs(repo: &Repo) -> impl Iterator<Item = (usize, &Node)> {
+/// The YAML documents of files whose text mentions `needle` (an API group): a cheap text test
+/// spares parsing every YAML file of a large repository.
+fn yaml_docs<'r>(repo: &'r Repo, needle: &'r str) -> impl Iterator<Item = (usize, &'r Node)> {
     repo.files
         .iter()
         .enumerate()
-        .filter(|(_, f)| f.kind == FileKind::Yaml)
+        .filter(move |(_, f)| f.kind == FileKind::Yaml && f.text.contains(needle))
         .flat_map(move |(i, _)| {
             repo.yaml(i)
                 .unwrap_or(&[])
@@ -45,7 +47,7 @@ impl Locator for EksctlLocator {
             return vec![];
         }
         let mut out = Vec::new();
-        for (fi, root) in yaml_docs(repo) {
+        for (fi, root) in yaml_docs(repo, "eksctl.io") {
             if !(s(root.get("apiVersion")).is_some_and(|a| a.starts_with("eksctl.io"))
                 && s(root.get("kind")) == Some("ClusterConfig"))
             {
@@ -161,7 +163,7 @@ impl Locator for KarpenterLocator {
         }
         let scope = Scope::build(repo, &t.cluster);
         let mut out = Vec::new();
-        for (fi, root) in yaml_docs(repo) {
+        for (fi, root) in yaml_docs(repo, "karpenter.sh") {
             let api = s(root.get("apiVersion")).unwrap_or("");
             let kind = s(root.get("kind")).unwrap_or("");
             if !(api.starts_with("karpenter.sh") && (kind == "NodePool" || kind == "Provisioner")) {

@@ -327,6 +327,9 @@ impl Engine {
         write: bool,
         locate_only: bool,
     ) -> Result<PatchReport> {
+        if change.target.kind == TargetKind::NodeGroup {
+            repo.prefetch_hcl();
+        }
         let findings = self.findings(repo, change);
         let decided = decide(repo, change, findings);
         let mut report = PatchReport {

@@ -1,10 +1,9 @@
 //! Scanning a repository: which files matter, read once, parsed on demand; unparsable files
 //! become warnings and the rest of the repository still works.
 
-use std::cell::RefCell;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use hcl_edit::structure::Body;
 
@@ -44,9 +43,10 @@ pub struct Repo {
     pub root: PathBuf,
     /// Files that matter, sorted by path.
     pub files: Vec<RepoFile>,
-    hcl: Vec<OnceLock<Option<Body>>>,
-    yaml: Vec<OnceLock<Option<Vec<Doc>>>>,
-    warnings: RefCell<Vec<String>>,
+    // shared with edited copies, so verifying an edit re-parses only the edited files
+    hcl: Vec<Arc<OnceLock<Option<Body>>>>,
+    yaml: Vec<Arc<OnceLock<Option<Vec<Doc>>>>>,
+    warnings: Mutex<Vec<String>>,
 }
 
 const SKIP_DIRS: &[&str] = &[
@@ -67,7 +67,8 @@ fn kind_of(rel: &str, chart_dirs: &HashSet<String>) -> Option<FileKind> {
     if name.ends_with(".tfvars") {
         return Some(FileKind::TfVars);
     }
-    if name.ends_with(".hcl") {
+    // `.terraform.lock.hcl` is Terraform's provider lock file: it never sets a value
+    if name.ends_with(".hcl") && name != ".terraform.lock.hcl" {
         return Some(FileKind::Terragrunt);
     }
     // `<chart>/templates/…`, or `templates/…` for a chart at the root: one set lookup per
@@ -178,29 +179,69 @@ impl Repo {
         Repo {
             root,
             files,
-            hcl: (0..n).map(|_| OnceLock::new()).collect(),
-            yaml: (0..n).map(|_| OnceLock::new()).collect(),
-            warnings: RefCell::new(warnings),
+            hcl: (0..n).map(|_| Arc::new(OnceLock::new())).collect(),
+            yaml: (0..n).map(|_| Arc::new(OnceLock::new())).collect(),
+            warnings: Mutex::new(warnings),
         }
     }
 
     /// A copy with some files' text replaced.
     pub fn with_replaced(&self, replaced: &[(usize, String)]) -> Repo {
         let mut files = self.files.clone();
+        let mut hcl = self.hcl.clone();
+        let mut yaml = self.yaml.clone();
         for (i, t) in replaced {
             files[*i].text = t.clone();
+            hcl[*i] = Arc::new(OnceLock::new());
+            yaml[*i] = Arc::new(OnceLock::new());
         }
-        Repo::from_files(self.root.clone(), files, vec![])
+        Repo {
+            root: self.root.clone(),
+            files,
+            hcl,
+            yaml,
+            warnings: Mutex::new(vec![]),
+        }
+    }
+
+    /// Parses every Terraform file on all cores (the parse is cached), before the locators read them.
+    pub fn prefetch_hcl(&self) {
+        let idx: Vec<usize> = (0..self.files.len())
+            .filter(|&i| {
+                matches!(
+                    self.files[i].kind,
+                    FileKind::Terraform | FileKind::TfVars | FileKind::Terragrunt
+                )
+            })
+            .collect();
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8);
+        if threads < 2 || idx.len() < 64 {
+            return;
+        }
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let idx = &idx;
+                s.spawn(move || {
+                    for &i in idx.iter().skip(t).step_by(threads) {
+                        let _ = self.hcl(i);
+                    }
+                });
+            }
+        });
     }
 
     /// Warnings so far (unparsable files, skipped links).
     pub fn warnings(&self) -> Vec<String> {
-        self.warnings.borrow().clone()
+        self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
     }
 
     pub(crate) fn warn(&self, w: String) {
-        let mut ws = self.warnings.borrow_mut();
-        if !ws.contains(&w) {
+        if let Ok(mut ws) = self.warnings.lock()
+            && !ws.contains(&w)
+        {
             ws.push(w);
         }
     }
