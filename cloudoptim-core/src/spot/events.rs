@@ -225,49 +225,7 @@ fn parse_value(v: &serde_json::Value, depth: u8) -> Parsed {
     }
 }
 
-/// One action of a response plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(tag = "action", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Action {
-    /// Mark the node unschedulable.
-    Cordon {
-        /// Node.
-        node: String,
-    },
-    /// Launch replacement capacity before draining.
-    LaunchReplacement {
-        /// Instance type.
-        instance_type: String,
-        /// Zone.
-        zone: Option<String>,
-        /// `spot`, or `on-demand` as the fallback.
-        capacity_type: String,
-    },
-    /// Evict a pod through the Eviction API (PDBs respected; 429 retried until the deadline).
-    Evict {
-        /// `namespace/name`.
-        pod: String,
-        /// Seconds after the event by which eviction must have happened.
-        deadline_seconds: i64,
-        /// Why it is this late in the order.
-        note: String,
-    },
-    /// Complete the ASG lifecycle action.
-    CompleteLifecycle {
-        /// ASG.
-        asg: String,
-        /// Hook.
-        hook: String,
-    },
-    /// Delete the message from the queue.
-    DeleteMessage,
-    /// Leave the message for another consumer (an instance of another cluster).
-    LeaveMessage {
-        /// Why.
-        reason: String,
-    },
-}
+pub use crate::executor::Action;
 
 /// The response plan for one message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
