@@ -22,6 +22,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod adapters;
 pub mod analyzers;
 pub mod catalog;
 pub mod cost;
