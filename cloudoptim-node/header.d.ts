@@ -146,6 +146,23 @@ export interface Totals {
   savings_ratio: number
   /** Per kind. */
   by_kind: KindTotal[]
+  /** Per namespace (`(cluster)` for node, volume and instance findings), largest first. */
+  by_namespace: GroupTotal[]
+  /**
+   * Per team, from the workload's or namespace's team label (`(none)` when neither has
+   * one), largest first.
+   */
+  by_team: GroupTotal[]
+}
+
+/** Savings of a namespace or team, overlaps combined. */
+export interface GroupTotal {
+  /** Namespace or team. */
+  name: string
+  /** Number of recommendations. */
+  count: number
+  /** Their combined monthly savings, USD. */
+  monthly_savings_usd: number
 }
 
 /** Savings of one kind. */

@@ -91,6 +91,14 @@ enum Command {
         /// Limits policy: `keep-ratio` (default), `unset-cpu`, `memory-equals-request`.
         #[arg(long, value_parser = ["keep-ratio", "unset-cpu", "memory-equals-request"])]
         limits: Option<String>,
+        /// Extra rightsizing headroom for a namespace or `namespace/workload` glob, as
+        /// `PATTERN=CPU,MEMORY` fractions: `payments=0.25,0.1` is +25 % CPU, +10 % memory over
+        /// the strategy's target (repeatable; the first match wins).
+        #[arg(long, value_name = "PATTERN=CPU,MEMORY", value_parser = parse_buffer)]
+        buffer: Vec<cloudoptim_core::analyzers::Buffer>,
+        /// The workload or namespace label naming the owning team (default `team`).
+        #[arg(long, value_name = "LABEL")]
+        team_label: Option<String>,
         /// The same settings from a JSON or YAML file (flags add to it).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -352,6 +360,8 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             min_saving,
             strategy,
             limits,
+            buffer,
+            team_label,
             config,
             format,
         } => {
@@ -371,6 +381,11 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             }
             if limits.is_some() {
                 filters.limits = limits;
+            }
+            // flags first: the first matching rule wins
+            filters.buffers.splice(0..0, buffer);
+            if team_label.is_some() {
+                filters.team_label = team_label;
             }
             let mut opts = LoadOptions::default();
             if let Some(n) = cluster_name {
@@ -596,4 +611,29 @@ where
     let mut out = stdout.lock();
     let mut err = stderr.lock();
     run_with(args, &mut out, &mut err)
+}
+
+/// Parses `PATTERN=CPU,MEMORY` into a buffer rule.
+fn parse_buffer(s: &str) -> Result<cloudoptim_core::analyzers::Buffer, String> {
+    let (pattern, fractions) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected PATTERN=CPU,MEMORY, e.g. payments=0.25,0.1"))?;
+    let (cpu, memory) = fractions
+        .split_once(',')
+        .ok_or_else(|| format!("`{s}`: expected two fractions CPU,MEMORY after `=`"))?;
+    let num = |v: &str, what: &str| {
+        v.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("`{s}`: {what} `{v}` is not a number"))
+    };
+    let b = cloudoptim_core::analyzers::Buffer {
+        pattern: pattern.trim().to_string(),
+        cpu: num(cpu, "cpu")?,
+        memory: num(memory, "memory")?,
+    };
+    if b.pattern.is_empty() {
+        return Err(format!("`{s}`: empty pattern"));
+    }
+    b.validate()?;
+    Ok(b)
 }

@@ -590,9 +590,19 @@ pub fn demo_cluster() -> Cluster {
         ..Default::default()
     };
     for (name, env) in NAMESPACES {
+        let team = match *name {
+            "shop" | "staging-shop" | "dev-shop" | "search" => "storefront",
+            "payments" | "staging-payments" => "payments",
+            "data" | "ml-batch" => "data",
+            _ => "platform",
+        };
         c.namespaces.push(Namespace {
             name: name.to_string(),
-            labels: labels(&[("kubernetes.io/metadata.name", name), ("environment", env)]),
+            labels: labels(&[
+                ("kubernetes.io/metadata.name", name),
+                ("environment", env),
+                ("team", team),
+            ]),
             annotations: BTreeMap::new(),
         });
     }

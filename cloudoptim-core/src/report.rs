@@ -96,6 +96,82 @@ pub struct Totals {
     pub savings_ratio: f64,
     /// Per kind.
     pub by_kind: Vec<KindTotal>,
+    /// Per namespace (`(cluster)` for node, volume and instance findings), largest first.
+    pub by_namespace: Vec<GroupTotal>,
+    /// Per team, from the workload's or namespace's team label (`(none)` when neither has
+    /// one), largest first.
+    pub by_team: Vec<GroupTotal>,
+}
+
+/// Savings of a namespace or team, overlaps combined.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GroupTotal {
+    /// Namespace or team.
+    pub name: String,
+    /// Number of recommendations.
+    pub count: usize,
+    /// Their combined monthly savings, USD.
+    pub monthly_savings_usd: f64,
+}
+
+/// The label read for the team summary unless [`Filters::team_label`] says otherwise.
+pub const DEFAULT_TEAM_LABEL: &str = "team";
+
+/// Groups recommendations by a key and totals each group with overlaps combined, largest
+/// saving first.
+fn group_totals(
+    recs: &[Recommendation],
+    key: impl Fn(&Recommendation) -> String,
+) -> Vec<GroupTotal> {
+    let mut groups: BTreeMap<String, Vec<Recommendation>> = BTreeMap::new();
+    for r in recs {
+        groups.entry(key(r)).or_default().push(r.clone());
+    }
+    let mut out: Vec<GroupTotal> = groups
+        .into_iter()
+        .map(|(name, v)| GroupTotal {
+            name,
+            count: v.len(),
+            monthly_savings_usd: combined_savings(&v),
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.monthly_savings_usd
+            .total_cmp(&a.monthly_savings_usd)
+            .then(a.name.cmp(&b.name))
+    });
+    out
+}
+
+/// The team of a recommendation: the team label of its workload, else of its namespace.
+pub fn team_of(cluster: &Cluster, r: &Recommendation, label: &str) -> String {
+    let t = &r.target;
+    let Some(ns) = &t.namespace else {
+        return "(cluster)".into();
+    };
+    let from_workload = t.workload.as_ref().and_then(|w| {
+        cluster
+            .workloads
+            .iter()
+            .find(|x| &x.namespace == ns && &x.name == w)
+            .and_then(|x| x.labels.get(label).cloned())
+    });
+    from_workload
+        .or_else(|| {
+            cluster
+                .namespaces
+                .iter()
+                .find(|n| &n.name == ns)
+                .and_then(|n| n.labels.get(label).cloned())
+        })
+        .unwrap_or_else(|| "(none)".into())
+}
+
+impl Report {
+    /// Recomputes the team summary with another team label.
+    pub fn group_by_team(&mut self, cluster: &Cluster, label: &str) {
+        self.totals.by_team = group_totals(&self.recommendations, |r| team_of(cluster, r, label));
+    }
 }
 
 /// An analysis report.
@@ -137,6 +213,11 @@ pub struct Filters {
     pub strategy: Option<String>,
     /// Limits policy: `keep-ratio` (default), `unset-cpu`, `memory-equals-request`.
     pub limits: Option<String>,
+    /// Extra rightsizing headroom per namespace or workload (first match wins).
+    pub buffers: Vec<analyzers::Buffer>,
+    /// The workload or namespace label that names the owning team, for the savings summary
+    /// by team (default `team`).
+    pub team_label: Option<String>,
 }
 
 /// Whether `s` matches a pattern with `*` wildcards.
@@ -226,6 +307,14 @@ impl Filters {
                 }
             };
         }
+        for b in &self.buffers {
+            b.validate()
+                .map_err(|message| analyzers::AnalyzeError::Config {
+                    analyzer: "workload-rightsizing".into(),
+                    message,
+                })?;
+        }
+        cfg.buffers = self.buffers.clone();
         let mut list = analyzers::builtin();
         list[0] = Box::new(analyzers::WorkloadRightsizing { config: cfg });
         Ok(list)
@@ -307,6 +396,9 @@ pub fn analyze(cluster: &Cluster, options: AnalyzeOptions) -> analyzers::Result<
         recs,
     );
     report.notes.extend(analyzer_notes);
+    if let Some(label) = &options.filters.team_label {
+        report.group_by_team(cluster, label);
+    }
     if dropped > 0 {
         report
             .notes
@@ -509,6 +601,13 @@ pub fn build_report(
                 0.0
             },
             by_kind: kind_totals,
+            by_namespace: group_totals(&recs, |r| {
+                r.target
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "(cluster)".into())
+            }),
+            by_team: group_totals(&recs, |r| team_of(cluster, r, DEFAULT_TEAM_LABEL)),
         },
         costs: cost_summary,
         recommendations: recs,
@@ -609,6 +708,33 @@ impl Report {
                     k.count,
                     money(k.monthly_savings_usd)
                 );
+            }
+            let _ = writeln!(o);
+        }
+        for (title, groups) in [
+            ("Savings by namespace", &t.by_namespace),
+            ("Savings by team", &t.by_team),
+        ] {
+            // a team summary where no recommendation has a team says nothing
+            if groups.is_empty()
+                || groups
+                    .iter()
+                    .all(|g| g.name == "(none)" || g.name == "(cluster)")
+            {
+                continue;
+            }
+            let _ = writeln!(o, "{title}");
+            for g in groups.iter().take(10) {
+                let _ = writeln!(
+                    o,
+                    "  {:<24} {:>4}  {:>12}/mo",
+                    truncate(&g.name, 24),
+                    g.count,
+                    money(g.monthly_savings_usd)
+                );
+            }
+            if groups.len() > 10 {
+                let _ = writeln!(o, "  … {} more", groups.len() - 10);
             }
             let _ = writeln!(o);
         }

@@ -5,12 +5,12 @@ import { before, describe, it } from 'node:test'
 import * as co from 'cloudoptim'
 
 /**
- * Flags namespaces without a `team` label: their spend cannot be charged back. Claims a tenth of
+ * Flags namespaces without a `cost-center` label: their spend cannot be charged back. Claims a tenth of
  * the namespace's cost as the saving of knowing whom to ask. A class, so `this` matters.
  */
 class TeamLabels {
   name = 'team-labels'
-  description = 'Namespaces without a team label'
+  description = 'Namespaces without a cost-center label'
   share = 0.1
   contexts = []
 
@@ -18,7 +18,7 @@ class TeamLabels {
     this.contexts.push(context)
     const costs = new Map(context.costs.namespaces.map((n) => [n.name, n.monthly_usd]))
     return context.cluster.namespaces
-      .filter((ns) => !('team' in ns.labels))
+      .filter((ns) => !('cost-center' in ns.labels))
       .map((ns) => {
         const cost = costs.get(ns.name) ?? 0
         return {

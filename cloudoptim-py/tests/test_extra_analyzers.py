@@ -14,11 +14,11 @@ from cloudoptim import AnalyzerError, Cluster, Report
 
 
 class TeamLabels:
-    """Flags namespaces without a ``team`` label: their spend cannot be charged back. Claims a
+    """Flags namespaces without a ``cost-center`` label: their spend cannot be charged back. Claims a
     tenth of the namespace's cost as the saving of knowing whom to ask."""
 
     name = "team-labels"
-    description = "Namespaces without a team label"
+    description = "Namespaces without a cost-center label"
 
     def __init__(self) -> None:
         self.contexts: list[dict[str, Any]] = []
@@ -28,7 +28,7 @@ class TeamLabels:
         costs = {n["name"]: n["monthly_usd"] for n in context["costs"]["namespaces"]}
         out = []
         for ns in context["cluster"]["namespaces"]:
-            if "team" in ns["labels"]:
+            if "cost-center" in ns["labels"]:
                 continue
             cost = costs.get(ns["name"], 0.0)
             out.append(
@@ -64,7 +64,7 @@ def report(demo: Cluster, team_labels: TeamLabels) -> Report:
 def test_custom_findings_are_in_the_report(demo: Cluster, report: Report) -> None:
     found = custom(report)
     namespaces = [n["name"] for n in demo.to_dict()["namespaces"]]
-    assert namespaces and len(found) == len(namespaces), "no demo namespace has a team label"
+    assert namespaces and len(found) == len(namespaces), "no demo namespace has a cost-center label"
     assert report.analyzers == [*cloudoptim.analyzer_names(), "team-labels"]
     for r in found:
         assert r.kind == "custom"

@@ -657,3 +657,151 @@ fn init_containers_and_sidecars_count_toward_requests() {
         "a container with no requests requests nothing"
     );
 }
+
+#[test]
+fn buffers_per_namespace_and_workload_raise_targets() {
+    let cluster = cloudoptim_core::demo::demo_cluster();
+    let run = |json: serde_json::Value| {
+        let f: cloudoptim_core::report::Filters = serde_json::from_value(json).unwrap();
+        cloudoptim_core::pipeline::analyze_filtered(
+            &cluster,
+            &Default::default(),
+            Some(&["workload-rightsizing".to_string()]),
+            &f,
+        )
+        .unwrap()
+    };
+    let ev = |r: &cloudoptim_core::Report, ns: &str, w: &str, name: &str| {
+        r.recommendations
+            .iter()
+            .find(|x| {
+                x.target.workload.as_deref() == Some(w) && x.target.namespace.as_deref() == Some(ns)
+            })
+            .and_then(|x| x.evidence.iter().find(|e| e.name == name).map(|e| e.value))
+    };
+    let base = run(serde_json::json!({}));
+    let buffered = run(serde_json::json!({"buffers": [
+        {"match": "shop/checkout", "cpu": 0.5, "memory": 0.0},
+        {"match": "shop", "cpu": 0.0, "memory": 0.2}
+    ]}));
+    // the workload rule wins over the namespace rule for checkout
+    let (b, c) = (
+        ev(&base, "shop", "checkout", "cpu_target").unwrap(),
+        ev(&buffered, "shop", "checkout", "cpu_target").unwrap(),
+    );
+    assert!((c - b * 1.5).abs() <= 0.002, "{b} → {c}");
+    assert_eq!(
+        ev(&base, "shop", "checkout", "memory_target"),
+        ev(&buffered, "shop", "checkout", "memory_target")
+    );
+    // every other shop workload gets the namespace's memory buffer, other namespaces nothing
+    let mut seen = 0;
+    for r in &buffered.recommendations {
+        let (Some(ns), Some(w)) = (r.target.namespace.as_deref(), r.target.workload.as_deref())
+        else {
+            continue;
+        };
+        let before = ev(&base, ns, w, "memory_target");
+        let after = ev(&buffered, ns, w, "memory_target");
+        if ns == "shop" && w != "checkout" {
+            if let (Some(b), Some(a)) = (before, after) {
+                assert!((a - b * 1.2).abs() <= 1.0, "{ns}/{w}: {b} → {a}");
+                assert!(r.explanation.contains("`shop` buffer"), "{}", r.explanation);
+                seen += 1;
+            }
+        } else if ns != "shop" {
+            assert_eq!(before, after, "{ns}/{w}");
+            assert!(r.evidence.iter().all(|e| e.name != "memory_buffer"));
+        }
+    }
+    assert!(seen > 0);
+    // a negative or absurd buffer is refused with the analyzer's name
+    let f: cloudoptim_core::report::Filters =
+        serde_json::from_value(serde_json::json!({"buffers": [{"match": "x", "cpu": -1}]}))
+            .unwrap();
+    let e = cloudoptim_core::pipeline::analyze_filtered(&cluster, &Default::default(), None, &f)
+        .unwrap_err();
+    assert_eq!(e.code(), "analyzer_config");
+    assert!(e.to_string().contains("buffer `x`"), "{e}");
+    // the CLI flag parses and bad values are rejected with the value
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let code = cloudoptim_cli::run_with(
+        [
+            "cloudoptim",
+            "analyze",
+            "--cluster",
+            "x.json",
+            "--buffer",
+            "shop=lots,0.1",
+        ],
+        &mut out,
+        &mut err,
+    );
+    assert_eq!(code, 2);
+    assert!(String::from_utf8_lossy(&err).contains("`lots` is not a number"));
+}
+
+#[test]
+fn savings_grouped_by_namespace_and_team_add_up_without_double_counting() {
+    let cluster = cloudoptim_core::demo::demo_cluster();
+    let r = cloudoptim_core::analyze(&cluster, Default::default()).unwrap();
+    let t = &r.totals;
+    let count: usize = t.by_namespace.iter().map(|g| g.count).sum();
+    assert_eq!(count, t.recommendations);
+    assert_eq!(
+        t.by_team.iter().map(|g| g.count).sum::<usize>(),
+        t.recommendations
+    );
+    // each group's total is its own recommendations' combined saving
+    for g in &t.by_namespace {
+        let mine: Vec<_> = r
+            .recommendations
+            .iter()
+            .filter(|x| x.target.namespace.as_deref().unwrap_or("(cluster)") == g.name)
+            .cloned()
+            .collect();
+        assert_eq!(
+            g.monthly_savings_usd,
+            cloudoptim_core::recommend::combined_savings(&mine),
+            "{}",
+            g.name
+        );
+    }
+    // teams come from the namespace label `team` in the demo
+    let names: Vec<&str> = t.by_team.iter().map(|g| g.name.as_str()).collect();
+    for team in ["storefront", "payments", "data", "platform", "(cluster)"] {
+        assert!(names.contains(&team), "{names:?}");
+    }
+    let storefront: usize = t
+        .by_namespace
+        .iter()
+        .filter(|g| ["shop", "staging-shop", "dev-shop", "search"].contains(&g.name.as_str()))
+        .map(|g| g.count)
+        .sum();
+    assert_eq!(
+        t.by_team
+            .iter()
+            .find(|g| g.name == "storefront")
+            .map(|g| g.count),
+        Some(storefront)
+    );
+    // sorted largest first
+    assert!(
+        t.by_team
+            .windows(2)
+            .all(|w| w[0].monthly_savings_usd >= w[1].monthly_savings_usd)
+    );
+    // another label: nothing carries it, so every namespaced finding is `(none)`
+    let f: cloudoptim_core::report::Filters =
+        serde_json::from_value(serde_json::json!({"team_label": "cost-center"})).unwrap();
+    let r2 = cloudoptim_core::pipeline::analyze_filtered(&cluster, &Default::default(), None, &f)
+        .unwrap();
+    let names: Vec<&str> = r2.totals.by_team.iter().map(|g| g.name.as_str()).collect();
+    assert!(
+        names.iter().all(|n| *n == "(none)" || *n == "(cluster)"),
+        "{names:?}"
+    );
+    assert!(r.to_table().contains("Savings by team"));
+    assert!(!r2.to_table().contains("Savings by team"));
+}

@@ -18,7 +18,7 @@ pub use ghost_instances::GhostInstances;
 pub use node_rightsizing::{NodeRightsizing, NodeRightsizingConfig};
 pub use office_hours::{OfficeHours, OfficeHoursConfig, OfficeHoursOutput};
 pub use oom::OomRemediation;
-pub use rightsizing::{LimitsPolicy, RightsizingConfig, WorkloadRightsizing};
+pub use rightsizing::{Buffer, LimitsPolicy, RightsizingConfig, WorkloadRightsizing};
 pub use spot_migration::{SpotMigration, SpotMigrationConfig, spot_blocker};
 pub use strategy::{
     Histogram, PercentileStrategy, RightsizingStrategy, VpaStrategy, strategy_by_name,

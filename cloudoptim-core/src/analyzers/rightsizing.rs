@@ -45,6 +45,52 @@ pub struct RightsizingConfig {
     pub min_change: f64,
     /// Smallest monthly saving worth a recommendation, USD (default 1).
     pub min_monthly_savings: f64,
+    /// Extra headroom per namespace or workload, on top of the strategy's target; the first
+    /// rule that matches wins (default none).
+    pub buffers: Vec<Buffer>,
+}
+
+/// Extra headroom for the workloads a pattern matches: `cpu: 0.25` puts the CPU request 25 %
+/// above what the strategy recommends, `memory: 0.1` the memory request 10 % above. The
+/// pattern is a `*` glob on the namespace (`payments`, `team-*`) or on `namespace/workload`
+/// (`shop/checkout`, `shop/*-api`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Buffer {
+    /// Namespace or `namespace/workload` glob.
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// Extra CPU as a fraction (0.25 = +25 %).
+    #[serde(default)]
+    pub cpu: f64,
+    /// Extra memory as a fraction.
+    #[serde(default)]
+    pub memory: f64,
+}
+
+impl Buffer {
+    /// Whether the rule covers this workload: a pattern with `/` is matched against
+    /// `namespace/workload`, one without against the namespace.
+    pub fn matches(&self, namespace: &str, workload: &str) -> bool {
+        if self.pattern.contains('/') {
+            crate::report::glob(&self.pattern, &format!("{namespace}/{workload}"))
+        } else {
+            crate::report::glob(&self.pattern, namespace)
+        }
+    }
+
+    /// Checks the fractions: finite, from 0 to 10 (+1000 %).
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        for (name, v) in [("cpu", self.cpu), ("memory", self.memory)] {
+            if !v.is_finite() || !(0.0..=10.0).contains(&v) {
+                return Err(format!(
+                    "buffer `{}`: {name} must be a fraction from 0 to 10 (0.25 = +25 %), got {v}",
+                    self.pattern
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for RightsizingConfig {
@@ -71,6 +117,7 @@ impl Default for RightsizingConfig {
             min_history_hours: 3.0,
             min_change: 0.1,
             min_monthly_savings: 1.0,
+            buffers: Vec::new(),
         }
     }
 }
@@ -224,7 +271,15 @@ impl Analyzer for WorkloadRightsizing {
                         )
                     });
                 let n_samples = s.cpu;
-                let (cpu_p, mem_target) = cfg.strategy.recommend(&refs, s.last);
+                let (mut cpu_p, mut mem_target) = cfg.strategy.recommend(&refs, s.last);
+                let buffer = cfg
+                    .buffers
+                    .iter()
+                    .find(|b| b.matches(&wref.namespace, &wref.name));
+                if let Some(b) = buffer {
+                    cpu_p *= 1.0 + b.cpu;
+                    mem_target *= 1.0 + b.memory;
+                }
                 let rec_cpu = (((cpu_p * 1000.0).ceil() as i64).max(cfg.min_cpu_milli) + 4) / 5 * 5;
                 let rec_mem = {
                     let b = (mem_target.ceil() as i64).max(cfg.min_memory_bytes);
@@ -390,9 +445,15 @@ impl Analyzer for WorkloadRightsizing {
                     Evidence::new("history", (hours * 10.0).round() / 10.0, "hours"),
                     Evidence::new("replicas", pods.len() as f64, "count"),
                 ];
+                if let Some(b) = buffer {
+                    r.evidence
+                        .push(Evidence::new("cpu_buffer", b.cpu, "fraction"));
+                    r.evidence
+                        .push(Evidence::new("memory_buffer", b.memory, "fraction"));
+                }
                 r.explanation = format!(
                     "Over {:.1} days, {} of {} replica(s) used at most {:.3} cores and peaked at {} of memory, \
-                     against requests of {} CPU and {} memory. The {} strategy ({}) gives {} CPU and {} memory, \
+                     against requests of {} CPU and {} memory. The {} strategy ({}){} gives {} CPU and {} memory, \
                      which {} {} a month across the replicas.",
                     hours / 24.0,
                     c.name,
@@ -403,6 +464,14 @@ impl Analyzer for WorkloadRightsizing {
                     fmt_mem(cur_mem),
                     cfg.strategy.name(),
                     cfg.strategy.describe(),
+                    buffer
+                        .map(|b| format!(
+                            " with the `{}` buffer (+{:.0} % CPU, +{:.0} % memory)",
+                            b.pattern,
+                            b.cpu * 100.0,
+                            b.memory * 100.0
+                        ))
+                        .unwrap_or_default(),
                     format_cpu_milli(new_cpu),
                     format_memory_bytes(new_mem),
                     if monthly >= 0.0 { "saves" } else { "costs" },

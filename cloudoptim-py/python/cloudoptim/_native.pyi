@@ -86,12 +86,19 @@ class _KindTotal(TypedDict):
     count: int
     monthly_savings_usd: float
 
+class _GroupTotal(TypedDict):
+    name: str
+    count: int
+    monthly_savings_usd: float
+
 class _Totals(TypedDict):
     recommendations: int
     monthly_savings_usd: float
     gross_monthly_savings_usd: float
     savings_ratio: float
     by_kind: list[_KindTotal]
+    by_namespace: list[_GroupTotal]
+    by_team: list[_GroupTotal]
 
 class _GroupCost(TypedDict):
     name: str
