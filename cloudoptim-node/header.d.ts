@@ -155,6 +155,38 @@ export interface Totals {
   by_team: GroupTotal[]
 }
 
+/** Extra rightsizing headroom for a namespace or `namespace/workload` glob. */
+export interface Buffer {
+  /** Namespace or `namespace/workload` glob. */
+  match: string
+  /** Extra CPU as a fraction (0.25 = +25 %). */
+  cpu?: number
+  /** Extra memory as a fraction. */
+  memory?: number
+}
+
+/** Analysis settings: the keys of `cloudoptim analyze --config`. */
+export interface AnalysisSettings {
+  /** Only these namespaces (globs; empty: all). */
+  include_namespaces?: string[]
+  /** Never these namespaces. */
+  exclude_namespaces?: string[]
+  /** Never these workloads (`namespace/name` globs). */
+  exclude_workloads?: string[]
+  /** Never these node groups or NodePools. */
+  exclude_node_groups?: string[]
+  /** Drop findings that save less than this a month, USD. */
+  min_monthly_savings?: number
+  /** Rightsizing strategy. */
+  strategy?: 'percentile' | 'vpa'
+  /** Limits policy. */
+  limits?: 'keep-ratio' | 'unset-cpu' | 'memory-equals-request'
+  /** Extra headroom per namespace or workload; the first match wins. */
+  buffers?: Buffer[]
+  /** The label naming the owning team (default `team`). */
+  team_label?: string
+}
+
 /** Savings of a namespace or team, overlaps combined. */
 export interface GroupTotal {
   /** Namespace or team. */

@@ -144,6 +144,12 @@ pub fn filters_from_file(path: &Path) -> Result<crate::report::Filters> {
     crate::loader::typed(path, "analysis settings", v).map_err(Error::Load)
 }
 
+/// Analysis settings from JSON (the keys of [`crate::report::Filters`], as in a `--config`
+/// file); errors name the key and the `what` given (a binding's argument name).
+pub fn filters_from_json(what: &str, value: Value) -> Result<crate::report::Filters> {
+    crate::loader::typed(Path::new(what), "analysis settings", value).map_err(Error::Load)
+}
+
 /// Analyzes with filters applied to the findings.
 pub fn analyze_filtered(
     cluster: &Cluster,
@@ -151,28 +157,7 @@ pub fn analyze_filtered(
     analyzer_names: Option<&[String]>,
     filters: &crate::report::Filters,
 ) -> Result<Report> {
-    let mut opts = AnalyzeOptions::default()
-        .with_pricing(pricing_for(cluster, pricing)?)
-        .with_filters(filters.clone());
-    let configured = filters.builtin_analyzers()?;
-    match analyzer_names {
-        Some(names) => {
-            let mut pool = configured;
-            let mut chosen = Vec::new();
-            for n in names {
-                let pos = pool.iter().position(|a| a.name() == n).ok_or_else(|| {
-                    analyzers::AnalyzeError::UnknownAnalyzer {
-                        name: n.clone(),
-                        known: analyzers::builtin_names().join(", "),
-                    }
-                })?;
-                chosen.push(pool.remove(pos));
-            }
-            opts = opts.with_analyzers(chosen);
-        }
-        None => opts = opts.with_analyzers(configured),
-    }
-    Ok(crate::report::analyze(cluster, opts)?)
+    analyze_with_extra(cluster, pricing, analyzer_names, filters, Vec::new())
 }
 
 /// Like [`analyze_filtered`], then runs `extra` analyzers (the bindings' analyzers written in
@@ -185,9 +170,23 @@ pub fn analyze_with_extra(
     filters: &crate::report::Filters,
     extra: Vec<Box<dyn Analyzer>>,
 ) -> Result<Report> {
+    let configured = filters.builtin_analyzers()?;
     let mut list = match analyzer_names {
-        Some(names) => analyzers::by_names(names)?,
-        None => analyzers::builtin(),
+        Some(names) => {
+            let mut pool = configured;
+            let mut chosen = Vec::new();
+            for n in names {
+                let pos = pool.iter().position(|a| a.name() == n).ok_or_else(|| {
+                    analyzers::AnalyzeError::UnknownAnalyzer {
+                        name: n.clone(),
+                        known: analyzers::builtin_names().join(", "),
+                    }
+                })?;
+                chosen.push(pool.remove(pos));
+            }
+            chosen
+        }
+        None => configured,
     };
     list.extend(extra);
     let mut seen = BTreeSet::new();

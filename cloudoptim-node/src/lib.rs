@@ -106,6 +106,13 @@ pub struct AnalyzeOptions<'a> {
     /// of them) as plain objects. See `CustomAnalyzer`.
     #[napi(ts_type = "CustomAnalyzer[]")]
     pub extra_analyzers: Option<Vec<Object<'a>>>,
+    /// Analysis settings, with the keys of `cloudoptim analyze --config` (snake_case, as in
+    /// the file): `include_namespaces`, `exclude_namespaces`, `exclude_workloads`,
+    /// `exclude_node_groups`, `min_monthly_savings`, `strategy`, `limits`, `buffers`,
+    /// `team_label`; or the path of such a JSON/YAML file. An unknown key rejects with
+    /// `CLOUDOPTIM_FIELD` naming it.
+    #[napi(ts_type = "AnalysisSettings | string")]
+    pub filters: Option<Value>,
 }
 
 /// Options of `consolidate`.
@@ -431,6 +438,7 @@ pub struct AnalyzeTask {
     pricing: PricingOptions,
     analyzers: Option<Vec<String>>,
     extra: Vec<JsAnalyzer>,
+    filters: Option<Value>,
 }
 
 impl Task for AnalyzeTask {
@@ -443,14 +451,21 @@ impl Task for AnalyzeTask {
             .into_iter()
             .map(|a| Box::new(a) as Box<dyn Analyzer>)
             .collect();
-        Ok(self.input.with(|cluster| {
-            pipeline::analyze_with_extra(
-                cluster,
-                &self.pricing,
-                self.analyzers.as_deref(),
-                &cloudoptim_core::report::Filters::default(),
-                extra,
-            )
+        let filters = match self.filters.take() {
+            None => Ok(cloudoptim_core::report::Filters::default()),
+            Some(Value::String(path)) => pipeline::filters_from_file(std::path::Path::new(&path)),
+            Some(v) => pipeline::filters_from_json("filters", v),
+        };
+        Ok(filters.and_then(|filters| {
+            self.input.with(|cluster| {
+                pipeline::analyze_with_extra(
+                    cluster,
+                    &self.pricing,
+                    self.analyzers.as_deref(),
+                    &filters,
+                    extra,
+                )
+            })
         }))
     }
 
@@ -519,6 +534,7 @@ pub fn analyze(
         pricing,
         analyzers: o.analyzers,
         extra,
+        filters: o.filters,
     }))
 }
 

@@ -1249,13 +1249,17 @@ fn format_exception(py: Python<'_>, e: &PyErr) -> String {
 /// `kind` (a report kind, `custom` for your own), `title`, `target` (`cluster` is filled in),
 /// `monthly_savings_usd`, and optionally `changes`, `risk`, `priority`, `confidence`,
 /// `evidence`, `explanation`, and `resource` with `base_monthly_usd` (the resource's monthly
-/// cost, so overlapping savings are combined, not added). Raises `AnalyzerError` when an
+/// cost, so overlapping savings are combined, not added). `filters` holds the analysis
+/// settings (a dict, or the path of a JSON/YAML file, with the keys of `cloudoptim analyze
+/// --config`: `include_namespaces`, `exclude_namespaces`, `exclude_workloads`,
+/// `exclude_node_groups`, `min_monthly_savings`, `strategy`, `limits`, `buffers`,
+/// `team_label`); an unknown key raises `FieldError` naming it. Raises `AnalyzerError` when an
 /// analyzer raises (with its traceback; `__cause__` is the exception) or returns an invalid
 /// recommendation.
 #[pyfunction]
 #[pyo3(signature = (
     cluster, *, region = None, prices = None, spot_advisor = None, analyzers = None,
-    extra_analyzers = None
+    extra_analyzers = None, filters = None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn analyze(
@@ -1266,8 +1270,21 @@ fn analyze(
     spot_advisor: Option<PathBuf>,
     analyzers: Option<Vec<String>>,
     extra_analyzers: Option<&Bound<'_, PyAny>>,
+    filters: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Report> {
     let snapshot = cluster_arg(py, cluster)?;
+    let filters = match filters.filter(|f| !f.is_none()) {
+        None => report::Filters::default(),
+        Some(f) if f.is_instance_of::<PyDict>() => {
+            pipeline::filters_from_json("filters", json_value(f, "")?).map_err(to_py_err)?
+        }
+        Some(f) => {
+            let path: PathBuf = f.extract().map_err(|_| {
+                PyTypeError::new_err("filters must be a dict or the path of a JSON/YAML file")
+            })?;
+            pipeline::filters_from_file(&path).map_err(to_py_err)?
+        }
+    };
     let mut pricing = PricingOptions::default();
     if let Some(r) = region {
         pricing = pricing.with_region(r);
@@ -1288,7 +1305,6 @@ fn analyze(
             extra.push(Box::new(PyAnalyzer::new(i, &item?, &raised)?));
         }
     }
-    let filters = report::Filters::default();
     let result = py.detach(move || {
         pipeline::analyze_with_extra(&snapshot, &pricing, analyzers.as_deref(), &filters, extra)
     });

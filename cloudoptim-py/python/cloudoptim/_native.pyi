@@ -86,6 +86,24 @@ class _KindTotal(TypedDict):
     count: int
     monthly_savings_usd: float
 
+class _BufferPattern(TypedDict):
+    match: str
+
+class _Buffer(_BufferPattern, total=False):
+    cpu: float
+    memory: float
+
+class _Filters(TypedDict, total=False):
+    include_namespaces: Sequence[str]
+    exclude_namespaces: Sequence[str]
+    exclude_workloads: Sequence[str]
+    exclude_node_groups: Sequence[str]
+    min_monthly_savings: float
+    strategy: Literal["percentile", "vpa"]
+    limits: Literal["keep-ratio", "unset-cpu", "memory-equals-request"]
+    buffers: Sequence[_Buffer]
+    team_label: str
+
 class _GroupTotal(TypedDict):
     name: str
     count: int
@@ -532,6 +550,7 @@ def analyze(
     spot_advisor: _StrPath | None = None,
     analyzers: Sequence[str] | None = None,
     extra_analyzers: Sequence[_Analyzer] | None = None,
+    filters: _Filters | Mapping[str, Any] | _StrPath | None = None,
 ) -> Report: ...
 def consolidate(
     cluster: Cluster | _StrPath,
