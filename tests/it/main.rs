@@ -6,3 +6,4 @@ mod iac_corpus;
 mod real_data;
 mod schema;
 mod spot;
+mod spot_queue;

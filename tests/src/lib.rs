@@ -2,6 +2,8 @@
 //! (as adapters land) the fakes of the Kubernetes and GitHub APIs.
 #![deny(missing_docs)]
 
+pub mod moto;
+
 use std::path::PathBuf;
 
 /// The folder of public test data (`shared/data`): `$CLOUDOPTIM_SHARED_DATA`, else

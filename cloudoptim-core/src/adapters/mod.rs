@@ -4,3 +4,5 @@
 //! loaders build, and everything they change goes through an [`crate::executor::Executor`].
 
 pub mod retry;
+#[cfg(feature = "sqs")]
+pub mod sqs;

@@ -1,10 +1,11 @@
 //! Spot: a risk score per instance type from public data (the Spot Advisor on day zero, price
 //! history when given), and the response to interruption events.
 //!
-//! The SQS consumer and the executor that carries plans out land with the live adapters; the
-//! parsing and planning here are what they run.
+//! The SQS consumer (`adapters::sqs`, feature `sqs`) runs [`pipeline::decide`] on every
+//! message and hands the steps to an [`crate::executor::Executor`].
 
 pub mod events;
+pub mod pipeline;
 pub mod risk;
 
 pub use events::{
