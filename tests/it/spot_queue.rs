@@ -183,8 +183,8 @@ async fn run_until(
             }
         })
         .await;
-    let out = reports.lock().unwrap().clone();
-    out
+    let all = reports.lock().unwrap();
+    all.clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
