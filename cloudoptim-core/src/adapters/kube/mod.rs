@@ -100,6 +100,11 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// Runs a future to completion on a fresh [`runtime`], for synchronous callers.
+pub fn block_on<F: std::future::Future>(fut: F) -> std::io::Result<F::Output> {
+    Ok(runtime()?.block_on(fut))
+}
+
 /// A connection to one API server, shared by the source and the executor.
 #[derive(Clone)]
 pub struct KubeClient {
