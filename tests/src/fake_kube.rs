@@ -545,11 +545,11 @@ fn status_body(code: u16, reason: &str, message: &str, details: Option<Value>) -
     if let Some(d) = details {
         v["details"] = d;
     }
-    if code < 300 {
-        if let Some(o) = v.as_object_mut() {
-            o.remove("reason");
-            o.remove("message");
-        }
+    if code < 300
+        && let Some(o) = v.as_object_mut()
+    {
+        o.remove("reason");
+        o.remove("message");
     }
     v
 }
