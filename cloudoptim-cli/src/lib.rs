@@ -193,27 +193,86 @@ struct LiveArgs {
     request_timeout: u64,
 }
 
-impl LiveArgs {
-    fn connect_options(&self) -> Option<cloudoptim_core::adapters::kube::ConnectOptions> {
-        let path = self.kubeconfig.as_ref()?;
-        let mut o = cloudoptim_core::adapters::kube::ConnectOptions::default()
-            .with_kubeconfig(path)
-            .with_request_timeout(std::time::Duration::from_secs(self.request_timeout.max(1)));
-        if let Some(c) = &self.context {
+/// The live Kubernetes API (cargo feature `kube`, on by default).
+#[cfg(feature = "kube")]
+mod live {
+    use super::{Confirm, LiveArgs};
+    use cloudoptim_core::adapters::kube::{ConnectOptions, KubeClient, KubeExecutor, KubeSource};
+    use cloudoptim_core::executor::{ActionPlan, Outcome, run_plan};
+    use cloudoptim_core::loader::{LoadOptions, Loaded};
+    use cloudoptim_core::source::ClusterSource;
+
+    fn connect_options(args: &LiveArgs) -> ConnectOptions {
+        let mut o = ConnectOptions::default()
+            .with_request_timeout(std::time::Duration::from_secs(args.request_timeout.max(1)));
+        if let Some(k) = &args.kubeconfig {
+            o = o.with_kubeconfig(k);
+        }
+        if let Some(c) = &args.context {
             o = o.with_context(c);
         }
-        Some(o)
+        o
+    }
+
+    /// Runs a future on a fresh Tokio runtime (the Kubernetes client needs one).
+    fn block_on<F: std::future::Future>(fut: F) -> cloudoptim_core::Result<F::Output> {
+        cloudoptim_core::adapters::kube::block_on(fut).map_err(|source| {
+            cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
+                path: std::path::PathBuf::from("<async runtime>"),
+                source,
+            })
+        })
+    }
+
+    /// Reads the cluster from the API.
+    pub fn load(args: &LiveArgs, options: &LoadOptions) -> cloudoptim_core::Result<Loaded> {
+        block_on(async {
+            let src = KubeSource::connect(connect_options(args), options.clone()).await?;
+            src.load().await
+        })?
+    }
+
+    /// Runs a plan through the Kubernetes executor (a dry run unless `yes`).
+    pub fn apply(
+        args: &LiveArgs,
+        plan: &ActionPlan,
+        yes: bool,
+        keep_going: bool,
+    ) -> cloudoptim_core::Result<Vec<Outcome>> {
+        block_on(async {
+            let client = KubeClient::connect(connect_options(args)).await?;
+            let kube = KubeExecutor::new(client).with_dry_run(!yes);
+            let guard = Confirm { inner: &kube, yes };
+            Ok(run_plan(&guard, plan, keep_going).await)
+        })?
     }
 }
 
-/// Runs a future on a fresh Tokio runtime (the Kubernetes client needs one).
-fn block_on<F: std::future::Future>(fut: F) -> cloudoptim_core::Result<F::Output> {
-    cloudoptim_core::adapters::kube::block_on(fut).map_err(|source| {
-        cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
-            path: PathBuf::from("<async runtime>"),
-            source,
+/// This build has no live Kubernetes support.
+#[cfg(not(feature = "kube"))]
+mod live {
+    use super::LiveArgs;
+    use cloudoptim_core::executor::{ActionPlan, Outcome};
+    use cloudoptim_core::loader::{LoadOptions, Loaded};
+
+    fn unsupported() -> cloudoptim_core::Error {
+        cloudoptim_core::Error::Source(cloudoptim_core::source::SourceError::Config {
+            message: "this build of cloudoptim has no live Kubernetes support (cargo feature `kube` of cloudoptim-cli); use the `cloudoptim` command, or --cluster with a dump".into(),
         })
-    })
+    }
+
+    pub fn load(_: &LiveArgs, _: &LoadOptions) -> cloudoptim_core::Result<Loaded> {
+        Err(unsupported())
+    }
+
+    pub fn apply(
+        _: &LiveArgs,
+        _: &ActionPlan,
+        _: bool,
+        _: bool,
+    ) -> cloudoptim_core::Result<Vec<Outcome>> {
+        Err(unsupported())
+    }
 }
 
 /// Reads the cluster from `--kubeconfig` when given, else from the dump at `cluster`.
@@ -222,19 +281,13 @@ fn load_input(
     live: &LiveArgs,
     options: &LoadOptions,
 ) -> cloudoptim_core::Result<Loaded> {
-    use cloudoptim_core::source::ClusterSource;
-    match live.connect_options() {
-        Some(connect) => block_on(async {
-            let src =
-                cloudoptim_core::adapters::kube::KubeSource::connect(connect, options.clone())
-                    .await?;
-            src.load().await
-        })?,
-        None => Ok(cloudoptim_core::loader::load_cluster_with(
-            cluster.unwrap_or(Path::new("")),
-            options,
-        )?),
+    if live.kubeconfig.is_some() {
+        return live::load(live, options);
     }
+    Ok(cloudoptim_core::loader::load_cluster_with(
+        cluster.unwrap_or(Path::new("")),
+        options,
+    )?)
 }
 
 /// Refuses destructive steps (terminate, delete) unless confirmed, then hands steps on.
@@ -698,7 +751,7 @@ fn apply(
     plan_path: &Path,
     yes: bool,
     keep_going: bool,
-    live: &LiveArgs,
+    live_args: &LiveArgs,
     format: Format,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -711,14 +764,8 @@ fn apply(
         })
     })?;
     let plan = ActionPlan::from_json(&plan_path.display().to_string(), &text)?;
-    let outcomes = match live.connect_options() {
-        Some(connect) => block_on(async {
-            let client = cloudoptim_core::adapters::kube::KubeClient::connect(connect).await?;
-            let kube =
-                cloudoptim_core::adapters::kube::KubeExecutor::new(client).with_dry_run(!yes);
-            let guard = Confirm { inner: &kube, yes };
-            Ok::<_, cloudoptim_core::Error>(executor::run_plan(&guard, &plan, keep_going).await)
-        })??,
+    let outcomes = match &live_args.kubeconfig {
+        Some(_) => live::apply(live_args, &plan, yes, keep_going)?,
         None => {
             if yes {
                 let _ = writeln!(
