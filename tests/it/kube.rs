@@ -260,6 +260,25 @@ fn expired_credentials_are_reported_clearly_and_not_retried() {
 }
 
 #[test]
+fn exec_credentials_and_expired_continue_tokens() {
+    let s = setup();
+    // an exec credential plugin (the shape of `aws eks get-token`) gives the token
+    let live = load_live(connect(&s.kubeconfig).with_context("exec")).unwrap();
+    assert_eq!(live.cluster.nodes.len(), 2);
+    // a plugin that fails is a configuration error, and nothing reaches the server
+    s.fake.clear_requests();
+    let e = load_live(connect(&s.kubeconfig).with_context("exec-fails")).unwrap_err();
+    assert_eq!(e.code(), "source_config", "{e}");
+    assert!(s.fake.requests().is_empty());
+    // a continue token that expired (410) restarts that list once
+    s.fake
+        .inject(Fault::status(410).path("/api/v1/pods").query("continue="));
+    let live = load_live(connect(&s.kubeconfig)).unwrap();
+    assert_eq!(live.cluster.pods.len(), 11);
+    assert!(s.fake.requests().iter().any(|r| r.status == 410));
+}
+
+#[test]
 fn a_slow_server_times_out_instead_of_hanging() {
     let s = setup();
     s.fake

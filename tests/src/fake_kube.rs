@@ -151,6 +151,7 @@ pub struct Fault {
     times: usize,
     method: Option<String>,
     path: Option<String>,
+    query: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +168,7 @@ impl Fault {
             times: 1,
             method: None,
             path: None,
+            query: None,
         }
     }
 
@@ -177,6 +179,7 @@ impl Fault {
             times: 1,
             method: None,
             path: None,
+            query: None,
         }
     }
 
@@ -195,6 +198,12 @@ impl Fault {
     /// Only for requests whose path starts with this.
     pub fn path(mut self, prefix: &str) -> Self {
         self.path = Some(prefix.to_string());
+        self
+    }
+
+    /// Only for requests whose query string contains this (`continue=`, say).
+    pub fn query(mut self, part: &str) -> Self {
+        self.query = Some(part.to_string());
         self
     }
 }
@@ -315,8 +324,13 @@ impl FakeKube {
     }
 
     /// Writes a kubeconfig for this server into `dir` and returns its path. Contexts: `fake`
-    /// (current; the valid token) and `stale` (a token the server rejects with 401).
+    /// (current; the valid token), `stale` (a token the server rejects with 401), `exec` (an
+    /// exec credential plugin, as `aws eks get-token` is, that prints the valid token) and
+    /// `exec-fails` (a plugin that exits 1).
     pub fn write_kubeconfig(&self, dir: &Path) -> PathBuf {
+        let credential = dir.join("exec-credential.json");
+        let cred = json!({"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential", "status": {"token": TOKEN}});
+        std::fs::write(&credential, cred.to_string()).expect("write exec credential");
         let text = format!(
             "apiVersion: v1
 kind: Config
@@ -334,6 +348,14 @@ contexts:
   context:
     cluster: fake
     user: stale
+- name: exec
+  context:
+    cluster: fake
+    user: exec
+- name: exec-fails
+  context:
+    cluster: fake
+    user: exec-fails
 current-context: fake
 users:
 - name: fake
@@ -342,8 +364,26 @@ users:
 - name: stale
   user:
     token: expired-token
+- name: exec
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: /bin/cat
+      args:
+      - {credential}
+      interactiveMode: Never
+- name: exec-fails
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: /bin/sh
+      args:
+      - -c
+      - 'echo token service unavailable >&2; exit 1'
+      interactiveMode: Never
 ",
-            url = self.url()
+            url = self.url(),
+            credential = credential.display()
         );
         let p = dir.join("kubeconfig");
         std::fs::write(&p, text).expect("write kubeconfig");
@@ -608,6 +648,7 @@ async fn handle(
             f.times > 0
                 && f.method.as_deref().is_none_or(|x| x == m)
                 && f.path.as_deref().is_none_or(|p| path.starts_with(p))
+                && f.query.as_deref().is_none_or(|q| query.contains(q))
         });
         idx.map(|i| {
             st.faults[i].times -= 1;
