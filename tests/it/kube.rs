@@ -192,6 +192,20 @@ fn cli_consolidate_and_events_take_a_kubeconfig() {
     let (code, out, err) = run(&["consolidate", "--kubeconfig", k, "--format", "json"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.trim_start().starts_with('{'));
+    let event = cloudoptim_tests::data("eventbridge/spot-interruption-warning.json");
+    let (code, out, err) = run(&[
+        "events",
+        "handle",
+        "--kubeconfig",
+        k,
+        "--event",
+        event.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("parsed"), "{out}");
+    assert!(s.fake.requests().iter().all(|r| !r.is_mutating()));
     let (code, _, err) = run(&["analyze", "--kubeconfig", k, "--cluster", "x.json"]);
     assert_eq!(code, 2, "--cluster and --kubeconfig conflict: {err}");
     let (code, _, err) = run(&["analyze", "--context", "fake"]);
@@ -475,6 +489,7 @@ fn cordon_scale_and_patch_resources_live() {
         patch.content_type.as_deref(),
         Some("application/strategic-merge-patch+json")
     );
+    assert_eq!(patch.body, r#"{"spec":{"unschedulable":true}}"#);
     rt.block_on(exec.execute(&step(uncordon("duckboat-02"))))
         .unwrap();
     assert_eq!(node("duckboat-02")["spec"]["unschedulable"], false);

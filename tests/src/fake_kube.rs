@@ -221,6 +221,8 @@ pub struct Request {
     pub content_type: Option<String>,
     /// The status answered.
     pub status: u16,
+    /// The request body, as text.
+    pub body: String,
 }
 
 impl Request {
@@ -630,6 +632,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let body_in = body.clone();
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
     let content_type = headers
@@ -691,6 +694,7 @@ async fn handle(
             query,
             content_type,
             status: code,
+            body: String::from_utf8_lossy(&body_in).into_owned(),
         });
     }
     reply(code, &body)
