@@ -4,10 +4,10 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use cloudoptim_core::loader::LoadOptions;
+use cloudoptim_core::loader::{LoadOptions, Loaded};
 use cloudoptim_core::pipeline::{self, PricingOptions};
 use cloudoptim_core::{Report, analyzers, demo};
 
@@ -41,11 +41,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Analyze a cluster from files.
+    /// Analyze a cluster from files or from the Kubernetes API.
     Analyze {
         /// `kubectl get … -o json|yaml` output: a file or a folder (cluster-info dump folders too).
-        #[arg(long, value_name = "PATH")]
-        cluster: PathBuf,
+        #[arg(
+            long,
+            value_name = "PATH",
+            required_unless_present = "kubeconfig",
+            conflicts_with = "kubeconfig"
+        )]
+        cluster: Option<PathBuf>,
+        #[command(flatten)]
+        live: LiveArgs,
         /// AWS CLI JSON: describe-instances, describe-volumes, describe-spot-price-history (file or folder; repeatable).
         #[arg(long, value_name = "PATH")]
         aws: Vec<PathBuf>,
@@ -116,8 +123,15 @@ enum Command {
     /// mix of kept and new nodes; every plan reports its LP lower bound.
     Consolidate {
         /// `kubectl get … -o json|yaml` output (a file or a folder); omit with --demo.
-        #[arg(long, value_name = "PATH", required_unless_present = "demo")]
+        #[arg(
+            long,
+            value_name = "PATH",
+            required_unless_present_any = ["demo", "kubeconfig"],
+            conflicts_with = "kubeconfig"
+        )]
         cluster: Option<PathBuf>,
+        #[command(flatten)]
+        live: LiveArgs,
         /// Plan for the embedded demo cluster.
         #[arg(long)]
         demo: bool,
@@ -143,10 +157,174 @@ enum Command {
     /// Interruption and maintenance events.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Run an action plan (cordon, evict, scale, patch resources, …) through the executor.
+    /// Dry run unless --yes: nothing is sent to the cluster, every step is printed.
+    Apply {
+        /// The plan: JSON `{"steps": [{"action": "cordon", "node": "…", "why": "…"}, …]}`.
+        #[arg(long, value_name = "FILE")]
+        plan: PathBuf,
+        /// Really change the cluster (and allow destructive steps).
+        #[arg(long)]
+        yes: bool,
+        /// Go on after a failed step (default: stop and skip the rest).
+        #[arg(long)]
+        keep_going: bool,
+        #[command(flatten)]
+        live: LiveArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// List the built-in analyzers.
     Analyzers,
     /// Print the JSON Schema of the report.
     Schema,
+}
+
+/// The live Kubernetes API instead of a dump.
+#[derive(Debug, Clone, Default, clap::Args)]
+struct LiveArgs {
+    /// Read the cluster from the Kubernetes API with this kubeconfig (tokens, client
+    /// certificates, exec credentials such as `aws eks get-token`); read-only.
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current context).
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    context: Option<String>,
+    /// Timeout of one API request, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        requires = "kubeconfig"
+    )]
+    request_timeout: u64,
+}
+
+/// The live Kubernetes API (cargo feature `kube`, on by default).
+#[cfg(feature = "kube")]
+mod live {
+    use super::{Confirm, LiveArgs};
+    use cloudoptim_core::adapters::kube::{ConnectOptions, KubeClient, KubeExecutor, KubeSource};
+    use cloudoptim_core::executor::{ActionPlan, Outcome, run_plan};
+    use cloudoptim_core::loader::{LoadOptions, Loaded};
+    use cloudoptim_core::source::ClusterSource;
+
+    fn connect_options(args: &LiveArgs) -> ConnectOptions {
+        let mut o = ConnectOptions::default()
+            .with_request_timeout(std::time::Duration::from_secs(args.request_timeout.max(1)));
+        if let Some(k) = &args.kubeconfig {
+            o = o.with_kubeconfig(k);
+        }
+        if let Some(c) = &args.context {
+            o = o.with_context(c);
+        }
+        o
+    }
+
+    /// Runs a future on a fresh Tokio runtime (the Kubernetes client needs one).
+    fn block_on<F: std::future::Future>(fut: F) -> cloudoptim_core::Result<F::Output> {
+        cloudoptim_core::adapters::kube::block_on(fut).map_err(|source| {
+            cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
+                path: std::path::PathBuf::from("<async runtime>"),
+                source,
+            })
+        })
+    }
+
+    /// Reads the cluster from the API.
+    pub fn load(args: &LiveArgs, options: &LoadOptions) -> cloudoptim_core::Result<Loaded> {
+        block_on(async {
+            let src = KubeSource::connect(connect_options(args), options.clone()).await?;
+            src.load().await
+        })?
+    }
+
+    /// Runs a plan through the Kubernetes executor (a dry run unless `yes`).
+    pub fn apply(
+        args: &LiveArgs,
+        plan: &ActionPlan,
+        yes: bool,
+        keep_going: bool,
+    ) -> cloudoptim_core::Result<Vec<Outcome>> {
+        block_on(async {
+            let client = KubeClient::connect(connect_options(args)).await?;
+            let kube = KubeExecutor::new(client).with_dry_run(!yes);
+            let guard = Confirm { inner: &kube, yes };
+            Ok(run_plan(&guard, plan, keep_going).await)
+        })?
+    }
+}
+
+/// This build has no live Kubernetes support.
+#[cfg(not(feature = "kube"))]
+mod live {
+    use super::LiveArgs;
+    use cloudoptim_core::executor::{ActionPlan, Outcome};
+    use cloudoptim_core::loader::{LoadOptions, Loaded};
+
+    fn unsupported() -> cloudoptim_core::Error {
+        cloudoptim_core::Error::Source(cloudoptim_core::source::SourceError::Config {
+            message: "this build of cloudoptim has no live Kubernetes support (cargo feature `kube` of cloudoptim-cli); use the `cloudoptim` command, or --cluster with a dump".into(),
+        })
+    }
+
+    pub fn load(_: &LiveArgs, _: &LoadOptions) -> cloudoptim_core::Result<Loaded> {
+        Err(unsupported())
+    }
+
+    pub fn apply(
+        _: &LiveArgs,
+        _: &ActionPlan,
+        _: bool,
+        _: bool,
+    ) -> cloudoptim_core::Result<Vec<Outcome>> {
+        Err(unsupported())
+    }
+}
+
+/// Reads the cluster from `--kubeconfig` when given, else from the dump at `cluster`.
+fn load_input(
+    cluster: Option<&Path>,
+    live: &LiveArgs,
+    options: &LoadOptions,
+) -> cloudoptim_core::Result<Loaded> {
+    if live.kubeconfig.is_some() {
+        return live::load(live, options);
+    }
+    Ok(cloudoptim_core::loader::load_cluster_with(
+        cluster.unwrap_or(Path::new("")),
+        options,
+    )?)
+}
+
+/// Refuses destructive steps (terminate, delete) unless confirmed, then hands steps on.
+struct Confirm<'a> {
+    inner: &'a dyn cloudoptim_core::executor::Executor,
+    yes: bool,
+}
+
+impl cloudoptim_core::executor::Executor for Confirm<'_> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn execute<'a>(
+        &'a self,
+        step: &'a cloudoptim_core::executor::Step,
+    ) -> cloudoptim_core::executor::BoxFuture<
+        'a,
+        cloudoptim_core::executor::Result<cloudoptim_core::executor::Status>,
+    > {
+        Box::pin(async move {
+            if step.action.is_destructive() && !self.yes {
+                return Err(cloudoptim_core::executor::ExecError::NotConfirmed {
+                    action: format!("{} {}", step.action.name(), step.action.target()),
+                });
+            }
+            self.inner.execute(step).await
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,8 +357,15 @@ enum EventsCommand {
     /// Plan the response to one SQS message (offline; nothing is changed).
     Handle {
         /// The cluster (`kubectl get … -o json`); omit with --demo.
-        #[arg(long, value_name = "PATH", required_unless_present = "demo")]
+        #[arg(
+            long,
+            value_name = "PATH",
+            required_unless_present_any = ["demo", "kubeconfig"],
+            conflicts_with = "kubeconfig"
+        )]
         cluster: Option<PathBuf>,
+        #[command(flatten)]
+        live: LiveArgs,
         /// Use the demo cluster.
         #[arg(long)]
         demo: bool,
@@ -345,6 +530,7 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
         }
         Command::Analyze {
             cluster,
+            live,
             aws,
             usage,
             traffic,
@@ -391,7 +577,8 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             if let Some(n) = cluster_name {
                 opts = opts.with_cluster_name(n);
             }
-            let mut loaded = pipeline::load_snapshot(&cluster, &aws, &usage, &opts)?;
+            let mut loaded = load_input(cluster.as_deref(), &live, &opts)?;
+            pipeline::add_inputs(&mut loaded, &aws, &usage)?;
             pipeline::add_traffic(&mut loaded.cluster, &traffic)?;
             for w in &loaded.warnings {
                 let _ = writeln!(err, "warning: {w}");
@@ -412,6 +599,7 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
         }
         Command::Consolidate {
             cluster,
+            live,
             demo,
             aws,
             mode,
@@ -422,8 +610,8 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             let snapshot = if demo {
                 demo::demo_cluster()
             } else {
-                let path = cluster.unwrap_or_default();
-                let loaded = pipeline::load_snapshot(&path, &aws, &[], &LoadOptions::default())?;
+                let mut loaded = load_input(cluster.as_deref(), &live, &LoadOptions::default())?;
+                pipeline::add_inputs(&mut loaded, &aws, &[])?;
                 for w in &loaded.warnings {
                     let _ = writeln!(err, "warning: {w}");
                 }
@@ -515,6 +703,7 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
         }
         Command::Events(EventsCommand::Handle {
             cluster,
+            live,
             demo,
             event,
             format,
@@ -522,13 +711,7 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             let snapshot = if demo {
                 demo::demo_cluster()
             } else {
-                pipeline::load_snapshot(
-                    &cluster.unwrap_or_default(),
-                    &[],
-                    &[],
-                    &LoadOptions::default(),
-                )?
-                .cluster
+                load_input(cluster.as_deref(), &live, &LoadOptions::default())?.cluster
             };
             let body = std::fs::read_to_string(&event).map_err(|source| {
                 cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
@@ -558,6 +741,13 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
                 }
             }
         }
+        Command::Apply {
+            plan,
+            yes,
+            keep_going,
+            live,
+            format,
+        } => return apply(&plan, yes, keep_going, &live, format, out, err),
         Command::Analyzers => {
             for a in analyzers::builtin() {
                 writeln!(out, "{:<24} {}", a.name(), a.description()).map_err(io)?;
@@ -570,6 +760,84 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
         }
     }
     Ok(0)
+}
+
+fn apply(
+    plan_path: &Path,
+    yes: bool,
+    keep_going: bool,
+    live_args: &LiveArgs,
+    format: Format,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> cloudoptim_core::Result<i32> {
+    use cloudoptim_core::executor::{self, ActionPlan, DryRunExecutor, Executor, Status};
+    let text = std::fs::read_to_string(plan_path).map_err(|source| {
+        cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
+            path: plan_path.to_path_buf(),
+            source,
+        })
+    })?;
+    let plan = ActionPlan::from_json(&plan_path.display().to_string(), &text)?;
+    let outcomes = match &live_args.kubeconfig {
+        Some(_) => live::apply(live_args, &plan, yes, keep_going)?,
+        None => {
+            if yes {
+                let _ = writeln!(
+                    err,
+                    "warning: no --kubeconfig: nothing can be changed, showing the dry run"
+                );
+            }
+            let dry = DryRunExecutor::new();
+            let guard = Confirm {
+                inner: &dry as &dyn Executor,
+                yes,
+            };
+            executor::block_on(executor::run_plan(&guard, &plan, keep_going))
+        }
+    };
+    let io = |e: std::io::Error| {
+        cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
+            path: PathBuf::from("<stdout>"),
+            source: e,
+        })
+    };
+    match format {
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&outcomes).unwrap_or_default()
+        )
+        .map_err(io)?,
+        Format::Table => {
+            if !yes {
+                writeln!(out, "dry run: nothing is changed (add --yes to apply)").map_err(io)?;
+            }
+            for o in &outcomes {
+                let (tag, note) = match &o.status {
+                    Status::DryRun => ("dry-run", String::new()),
+                    Status::Done { detail } => ("done", detail.clone()),
+                    Status::Skipped { reason } => ("skipped", reason.clone()),
+                    Status::Failed { error, .. } => ("FAILED", error.clone()),
+                    _ => ("?", String::new()),
+                };
+                writeln!(out, "{tag:<8} {}", o.step.log_line()).map_err(io)?;
+                if !note.is_empty() {
+                    writeln!(out, "         {note}").map_err(io)?;
+                }
+            }
+        }
+    }
+    Ok(
+        if outcomes
+            .iter()
+            .any(|o| matches!(o.status, Status::Failed { .. }))
+        {
+            1
+        } else {
+            0
+        },
+    )
 }
 
 /// Runs the command with these arguments (the first is the program name), writing to the given

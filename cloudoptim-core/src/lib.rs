@@ -36,6 +36,7 @@ pub mod pipeline;
 pub mod quantity;
 pub mod recommend;
 pub mod report;
+pub mod source;
 pub mod spot;
 
 pub use analyzers::{Analyzer, Context};
@@ -68,6 +69,9 @@ pub enum Error {
     /// An executor refused or failed an action.
     #[error(transparent)]
     Exec(#[from] executor::ExecError),
+    /// A live source (the Kubernetes API) could not be read.
+    #[error(transparent)]
+    Source(#[from] source::SourceError),
 }
 
 /// Result alias for this crate.
@@ -82,7 +86,8 @@ impl Error {
     /// `symlink_outside_tree`, `empty_input`, `catalog`, `unknown_instance_type`,
     /// `unknown_analyzer`, `analyzer_config`, `analyzer_failed`, `quantity`, `invalid_change`,
     /// `not_a_directory`, `verification`, and the executor's `not_confirmed`, `refused`, `api`,
-    /// `deadline`, `unsupported`, `plan`.
+    /// `deadline`, `unsupported`, `plan`, and the live sources' `source_config`, `unauthorized`,
+    /// `forbidden`, `source_api`, `timeout`, `transport`.
     pub fn code(&self) -> &'static str {
         use analyzers::AnalyzeError as A;
         use catalog::CatalogError as C;
@@ -106,6 +111,7 @@ impl Error {
             Error::Iac(iac::IacError::NotADirectory(_)) => "not_a_directory",
             Error::Iac(iac::IacError::Verification { .. }) => "verification",
             Error::Exec(e) => e.code(),
+            Error::Source(e) => e.code(),
         }
     }
 

@@ -92,6 +92,13 @@ pub fn load_snapshot(
     options: &LoadOptions,
 ) -> Result<Loaded> {
     let mut loaded = loader::load_cluster_with(cluster, options)?;
+    add_inputs(&mut loaded, aws, usage)?;
+    Ok(loaded)
+}
+
+/// Adds AWS CLI JSON and Prometheus usage files to a snapshot however it was read (a dump or a
+/// live source).
+pub fn add_inputs(loaded: &mut Loaded, aws: &[PathBuf], usage: &[PathBuf]) -> Result<()> {
     for p in aws {
         let inv = loader::load_aws(p)?;
         loaded.cluster.aws.instances.extend(inv.instances);
@@ -103,7 +110,7 @@ pub fn load_snapshot(
         loaded.cluster.usage.merge(loader::load_usage(p)?);
         loaded.files.push(p.clone());
     }
-    Ok(loaded)
+    Ok(())
 }
 
 /// Adds traffic matrices (CSV or Prometheus JSON, see [`crate::loader::load_traffic`]) to a snapshot.

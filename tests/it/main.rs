@@ -3,6 +3,7 @@
 
 mod analyze;
 mod iac_corpus;
+mod kube;
 mod real_data;
 mod schema;
 mod spot;

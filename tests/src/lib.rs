@@ -6,6 +6,8 @@ pub mod moto;
 
 use std::path::PathBuf;
 
+pub mod fake_kube;
+
 /// The folder of public test data (`shared/data`): `$CLOUDOPTIM_SHARED_DATA`, else
 /// `../shared/data` beside the repository. Panics with a clear message when it is missing, so
 /// a run without the data fails instead of silently testing nothing.

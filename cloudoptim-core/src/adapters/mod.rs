@@ -3,6 +3,8 @@
 //! EC2 (`aws`), SQS (`sqs`). Everything they read is turned into the same model the offline
 //! loaders build, and everything they change goes through an [`crate::executor::Executor`].
 
+#[cfg(feature = "kube")]
+pub mod kube;
 pub mod retry;
 #[cfg(feature = "sqs")]
 pub mod sqs;

@@ -151,6 +151,29 @@ pub fn load_cluster_with(path: impl AsRef<Path>, options: &LoadOptions) -> Resul
     })
 }
 
+/// Builds a cluster snapshot from documents already parsed (API list responses, say), through
+/// the same classification and conversion as [`load_cluster_with`]. Each document comes with
+/// the path that stands for its file in error messages (a URL for a live source);
+/// `default_name` names the cluster when neither `options` nor the nodes' labels do.
+pub fn load_documents(
+    docs: impl IntoIterator<Item = (PathBuf, Value)>,
+    default_name: &str,
+    options: &LoadOptions,
+) -> Result<Loaded> {
+    let mut b = convert::Builder::default();
+    for (idx, (origin, doc)) in docs.into_iter().enumerate() {
+        b.add_document(&origin, idx, doc)?;
+    }
+    let (cluster, skipped, warnings) =
+        b.finish(options.cluster_name.clone(), default_name.to_string());
+    Ok(Loaded {
+        cluster,
+        files: vec![],
+        skipped,
+        warnings,
+    })
+}
+
 /// Loads AWS CLI output (`describe-instances`, `describe-volumes`,
 /// `describe-spot-price-history`) from a file or a folder.
 pub fn load_aws(path: impl AsRef<Path>) -> Result<AwsInventory> {
