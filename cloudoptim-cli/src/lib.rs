@@ -240,6 +240,23 @@ mod live {
         })?
     }
 
+    /// The Kubernetes executor for `events watch` when a kubeconfig is given (a dry run
+    /// unless `yes`); `None` without one.
+    #[cfg(feature = "sqs")]
+    pub fn watch_executor(
+        args: &LiveArgs,
+        yes: bool,
+    ) -> cloudoptim_core::Result<Option<std::sync::Arc<dyn cloudoptim_core::executor::Executor>>>
+    {
+        if args.kubeconfig.is_none() {
+            return Ok(None);
+        }
+        let client = block_on(KubeClient::connect(connect_options(args)))??;
+        Ok(Some(std::sync::Arc::new(
+            KubeExecutor::new(client).with_dry_run(!yes),
+        )))
+    }
+
     /// Runs a plan through the Kubernetes executor (a dry run unless `yes`).
     pub fn apply(
         args: &LiveArgs,
@@ -271,6 +288,18 @@ mod live {
 
     pub fn load(_: &LiveArgs, _: &LoadOptions) -> cloudoptim_core::Result<Loaded> {
         Err(unsupported())
+    }
+
+    #[cfg(feature = "sqs")]
+    pub fn watch_executor(
+        args: &LiveArgs,
+        _: bool,
+    ) -> cloudoptim_core::Result<Option<std::sync::Arc<dyn cloudoptim_core::executor::Executor>>>
+    {
+        if args.kubeconfig.is_some() {
+            return Err(unsupported());
+        }
+        Ok(None)
     }
 
     pub fn apply(
@@ -376,6 +405,228 @@ enum EventsCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Consume EC2 interruption events from an SQS queue and respond: cordon, replacement,
+    /// drain, then delete the message. A dry run unless --yes: every step is printed, nothing
+    /// is changed. Other clusters' messages are left in the queue. Stops on Ctrl-C.
+    Watch(WatchArgs),
+}
+
+/// Arguments of `events watch`.
+#[derive(Debug, clap::Args)]
+struct WatchArgs {
+    /// The queue URL.
+    #[arg(long, value_name = "URL")]
+    queue_url: String,
+    /// The cluster (`kubectl get … -o json`) that maps instances to nodes; or --kubeconfig.
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present_any = ["demo", "kubeconfig"],
+        conflicts_with = "kubeconfig"
+    )]
+    cluster: Option<PathBuf>,
+    #[command(flatten)]
+    live: LiveArgs,
+    /// Use the demo cluster.
+    #[arg(long)]
+    demo: bool,
+    /// AWS region of the queue (default: the AWS configuration's).
+    #[arg(long)]
+    region: Option<String>,
+    /// Another endpoint for SQS (a local SQS-compatible server).
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Really act, through the Kubernetes API given by --kubeconfig (default: dry run).
+    #[arg(long, requires = "kubeconfig", conflicts_with = "dry_run")]
+    yes: bool,
+    /// Only print the plans (the default; kept for scripts that say it).
+    #[arg(long)]
+    dry_run: bool,
+    /// Malformed or unknown messages: leave them for the dead-letter queue, or delete them.
+    #[arg(long, default_value = "dead-letter", value_parser = ["dead-letter", "delete"])]
+    quarantine: String,
+    /// Visibility timeout while a message is handled, seconds (renewed as it runs).
+    #[arg(long, default_value_t = 60)]
+    visibility_timeout: i32,
+    /// Long-poll wait, seconds (0–20).
+    #[arg(long, default_value_t = 20)]
+    wait: i32,
+    /// Stop after this many messages (default: run until Ctrl-C).
+    #[arg(long, value_name = "N")]
+    max_messages: Option<usize>,
+    /// Stop after this many seconds without a message.
+    #[arg(long, value_name = "SECONDS")]
+    idle_exit: Option<u64>,
+    /// Output: one line per message (`table`) or one JSON object per line (`json`).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// `events watch` (cargo feature `sqs`, on by default).
+#[cfg(feature = "sqs")]
+mod watch {
+    use std::io::Write;
+    use std::sync::{Arc, RwLock};
+    use std::time::{Duration, Instant};
+
+    use cloudoptim_core::adapters::sqs::{Consumer, ConsumerConfig};
+    use cloudoptim_core::executor::{DryRunExecutor, Executor, Status};
+    use cloudoptim_core::spot::pipeline::{MessageOutcome, MessageReport, QuarantinePolicy};
+
+    use super::{Format, WatchArgs};
+
+    /// One line for a person.
+    fn line(r: &MessageReport) -> String {
+        let status = |steps: &[cloudoptim_core::executor::Outcome]| {
+            let dry = steps.iter().filter(|o| o.status == Status::DryRun).count();
+            let done = steps
+                .iter()
+                .filter(|o| matches!(o.status, Status::Done { .. }))
+                .count();
+            let failed = steps
+                .iter()
+                .filter(|o| matches!(o.status, Status::Failed { .. }))
+                .count();
+            format!(
+                "{} step(s): {dry} dry run, {done} done, {failed} failed",
+                steps.len()
+            )
+        };
+        match &r.outcome {
+            MessageOutcome::Handled {
+                event_id,
+                nodes,
+                steps,
+            } => {
+                let mut s = format!(
+                    "handled {event_id} on {}: {}",
+                    nodes.join(", "),
+                    status(steps)
+                );
+                for o in steps {
+                    s.push_str(&format!("\n    {}", o.step.log_line()));
+                }
+                s
+            }
+            MessageOutcome::Failed { event_id, steps } => format!(
+                "failed {event_id}: {} (left in the queue for a retry)",
+                status(steps)
+            ),
+            MessageOutcome::Duplicate { event_id } => {
+                format!("duplicate {event_id}: already handled, deleted")
+            }
+            MessageOutcome::Ignored { reason } => format!("ignored: {reason}; deleted"),
+            MessageOutcome::Foreign { reason } => format!("left for another cluster: {reason}"),
+            MessageOutcome::Quarantined { reason, deleted } => format!(
+                "quarantined: {reason}; {}",
+                if *deleted {
+                    "deleted"
+                } else {
+                    "left for the dead-letter queue"
+                }
+            ),
+            _ => "handled".into(),
+        }
+    }
+
+    pub fn run(
+        args: WatchArgs,
+        cluster: cloudoptim_core::Cluster,
+        out: &mut dyn Write,
+    ) -> cloudoptim_core::Result<i32> {
+        let rt = cloudoptim_core::adapters::runtime().map_err(|source| {
+            cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
+                path: std::path::PathBuf::from("<async runtime>"),
+                source,
+            })
+        })?;
+        let executor: Arc<dyn Executor> = super::live::watch_executor(&args.live, args.yes)?
+            .unwrap_or_else(|| Arc::new(DryRunExecutor::new()));
+        let config = ConsumerConfig::default()
+            .with_wait(args.wait)
+            .with_visibility_timeout(args.visibility_timeout)
+            .with_quarantine(if args.quarantine == "delete" {
+                QuarantinePolicy::Delete
+            } else {
+                QuarantinePolicy::DeadLetter
+            });
+        let cluster = Arc::new(RwLock::new(cluster));
+        let mut failed = 0usize;
+        let mut write_error = None;
+        let result = rt.block_on(async {
+            let client = Consumer::client(args.region.clone(), args.endpoint_url.clone()).await;
+            let consumer = Consumer::new(client, &args.queue_url, cluster, executor, config);
+            let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let last = Arc::new(std::sync::Mutex::new(Instant::now()));
+            let stop = {
+                let seen = seen.clone();
+                let last = last.clone();
+                let max = args.max_messages;
+                let idle = args.idle_exit.map(Duration::from_secs);
+                async move {
+                    loop {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => return,
+                            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                        }
+                        let n = seen.load(std::sync::atomic::Ordering::SeqCst);
+                        if max.is_some_and(|m| n >= m) {
+                            return;
+                        }
+                        let quiet = last.lock().map(|l| l.elapsed()).unwrap_or_default();
+                        if idle.is_some_and(|i| quiet >= i) {
+                            return;
+                        }
+                    }
+                }
+            };
+            consumer
+                .run(stop, |r| {
+                    seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if let Ok(mut l) = last.lock() {
+                        *l = Instant::now();
+                    }
+                    if matches!(r.outcome, MessageOutcome::Failed { .. }) {
+                        failed += 1;
+                    }
+                    let text = match args.format {
+                        Format::Json => serde_json::to_string(&r).unwrap_or_default(),
+                        Format::Table => line(&r),
+                    };
+                    if let Err(e) = writeln!(out, "{text}").and_then(|_| out.flush()) {
+                        write_error.get_or_insert(e);
+                    }
+                })
+                .await
+        });
+        result?;
+        if let Some(source) = write_error {
+            return Err(cloudoptim_core::Error::Load(
+                cloudoptim_core::loader::LoadError::Io {
+                    path: std::path::PathBuf::from("<stdout>"),
+                    source,
+                },
+            ));
+        }
+        Ok(if failed > 0 { 1 } else { 0 })
+    }
+}
+
+#[cfg(not(feature = "sqs"))]
+mod watch {
+    use super::WatchArgs;
+
+    pub fn run(
+        _: WatchArgs,
+        _: cloudoptim_core::Cluster,
+        _: &mut dyn std::io::Write,
+    ) -> cloudoptim_core::Result<i32> {
+        Err(cloudoptim_core::Error::Source(
+            cloudoptim_core::source::SourceError::Config {
+                message: "this build of cloudoptim has no SQS support (cargo feature `sqs` of cloudoptim-cli); use the `cloudoptim` command".into(),
+            },
+        ))
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -740,6 +991,14 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
                     }
                 }
             }
+        }
+        Command::Events(EventsCommand::Watch(args)) => {
+            let snapshot = if args.demo {
+                demo::demo_cluster()
+            } else {
+                load_input(args.cluster.as_deref(), &args.live, &LoadOptions::default())?.cluster
+            };
+            return watch::run(args, snapshot, out);
         }
         Command::Apply {
             plan,

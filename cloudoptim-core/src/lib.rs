@@ -72,6 +72,10 @@ pub enum Error {
     /// A live source (the Kubernetes API) could not be read.
     #[error(transparent)]
     Source(#[from] source::SourceError),
+    /// The interruption queue could not be read or written.
+    #[cfg(feature = "sqs")]
+    #[error(transparent)]
+    Queue(#[from] adapters::sqs::SqsError),
 }
 
 /// Result alias for this crate.
@@ -112,6 +116,8 @@ impl Error {
             Error::Iac(iac::IacError::Verification { .. }) => "verification",
             Error::Exec(e) => e.code(),
             Error::Source(e) => e.code(),
+            #[cfg(feature = "sqs")]
+            Error::Queue(_) => "queue",
         }
     }
 

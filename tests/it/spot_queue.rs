@@ -182,7 +182,8 @@ async fn run_until(
                 let _ = tx.send(());
             }
         })
-        .await;
+        .await
+        .unwrap();
     let all = reports.lock().unwrap();
     all.clone()
 }

@@ -8,3 +8,17 @@ pub mod kube;
 pub mod retry;
 #[cfg(feature = "sqs")]
 pub mod sqs;
+
+/// A current-thread Tokio runtime with I/O and timers, for callers without one (the CLI).
+#[cfg(any(feature = "kube", feature = "sqs"))]
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// Runs a future to completion on a fresh [`runtime`], for synchronous callers.
+#[cfg(any(feature = "kube", feature = "sqs"))]
+pub fn block_on<F: std::future::Future>(fut: F) -> std::io::Result<F::Output> {
+    Ok(runtime()?.block_on(fut))
+}

@@ -124,6 +124,27 @@ impl std::fmt::Debug for Consumer {
     }
 }
 
+/// Receive failures in a row after which [`Consumer::run`] gives up (about four minutes of
+/// backoff).
+pub const MAX_RECEIVE_FAILURES: u32 = 10;
+
+/// Whether a failed call is worth retrying: no answer (network, timeout), throttling, or a
+/// server error; not a client error such as a missing queue or denied access.
+fn is_transient<E>(
+    e: &aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+) -> bool {
+    use aws_sdk_sqs::error::SdkError;
+    match e {
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            status >= 500 || status == 429
+        }
+        SdkError::ResponseError(_) => true,
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
+        _ => false,
+    }
+}
+
 fn call_err<E: std::error::Error + Send + Sync + 'static>(
     operation: &'static str,
     queue: &str,
@@ -210,13 +231,15 @@ impl Consumer {
     }
 
     /// Polls until `stop` resolves, handling up to `concurrency` messages at once and passing
-    /// each report to `on_report` as it completes. A failed receive is retried with backoff
-    /// (never more than 30 s apart) rather than ending the loop; messages in flight when
-    /// `stop` resolves are finished before returning.
-    pub async fn run<F>(&self, stop: F, mut on_report: impl FnMut(MessageReport) + Send)
+    /// each report to `on_report` as it completes. A transient receive failure (network,
+    /// throttling, 5xx) is retried with backoff, at most [`MAX_RECEIVE_FAILURES`] times in a
+    /// row; a permanent one (no such queue, access denied) ends the loop at once with the
+    /// error. Messages in flight are finished before returning either way.
+    pub async fn run<F>(&self, stop: F, mut on_report: impl FnMut(MessageReport)) -> Result<()>
     where
-        F: std::future::Future<Output = ()> + Send,
+        F: std::future::Future<Output = ()>,
     {
+        let mut fatal = None;
         let i = &self.inner;
         let permits = Arc::new(tokio::sync::Semaphore::new(i.config.concurrency.max(1)));
         let mut set: tokio::task::JoinSet<Result<MessageReport>> = tokio::task::JoinSet::new();
@@ -273,7 +296,12 @@ impl Consumer {
                 }
                 Err(e) => {
                     failures += 1;
+                    let transient = is_transient(&e);
                     let err = call_err("ReceiveMessage", &i.queue_url, e);
+                    if !transient || failures > MAX_RECEIVE_FAILURES {
+                        fatal = Some(err);
+                        break;
+                    }
                     tracing::warn!(queue = %i.queue_url, failures, "receive failed: {err}");
                     let wait = policy.delay(failures.min(8), super::retry::jitter(), None);
                     tokio::select! {
@@ -287,6 +315,10 @@ impl Consumer {
             if let Ok(Ok(r)) = done {
                 on_report(r);
             }
+        }
+        match fatal {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 

@@ -93,17 +93,7 @@ impl ConnectOptions {
     }
 }
 
-/// A current-thread Tokio runtime with I/O and timers, for callers without one (the CLI).
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-}
-
-/// Runs a future to completion on a fresh [`runtime`], for synchronous callers.
-pub fn block_on<F: std::future::Future>(fut: F) -> std::io::Result<F::Output> {
-    Ok(runtime()?.block_on(fut))
-}
+pub use super::{block_on, runtime};
 
 /// A connection to one API server, shared by the source and the executor.
 #[derive(Clone)]
