@@ -26,6 +26,7 @@ pub mod analyzers;
 pub mod catalog;
 pub mod cost;
 pub mod demo;
+pub mod gitops;
 pub mod iac;
 pub mod loader;
 pub mod model;
@@ -63,6 +64,9 @@ pub enum Error {
     /// The IaC engine could not run or could not verify its edit.
     #[error(transparent)]
     Iac(#[from] iac::IacError),
+    /// A GitOps step (git, the pull request API) failed.
+    #[error(transparent)]
+    GitOps(#[from] gitops::GitOpsError),
 }
 
 /// Result alias for this crate.
@@ -76,7 +80,8 @@ impl Error {
     /// and the Node error codes: `io`, `syntax`, `field`, `unrecognized`,
     /// `symlink_outside_tree`, `empty_input`, `catalog`, `unknown_instance_type`,
     /// `unknown_analyzer`, `analyzer_config`, `analyzer_failed`, `quantity`, `invalid_change`,
-    /// `not_a_directory`, `verification`.
+    /// `not_a_directory`, `verification`, `gitops_config`, `git`, `branch_modified`, `auth`,
+    /// `rate_limited`, `forge_api`.
     pub fn code(&self) -> &'static str {
         use analyzers::AnalyzeError as A;
         use catalog::CatalogError as C;
@@ -99,6 +104,14 @@ impl Error {
             Error::Iac(iac::IacError::Io { .. }) => "io",
             Error::Iac(iac::IacError::NotADirectory(_)) => "not_a_directory",
             Error::Iac(iac::IacError::Verification { .. }) => "verification",
+            Error::GitOps(g) => match g {
+                gitops::GitOpsError::Config(_) => "gitops_config",
+                gitops::GitOpsError::Git { .. } => "git",
+                gitops::GitOpsError::BranchModified { .. } => "branch_modified",
+                gitops::GitOpsError::Auth(_) => "auth",
+                gitops::GitOpsError::RateLimited { .. } => "rate_limited",
+                gitops::GitOpsError::Api { .. } => "forge_api",
+            },
         }
     }
 
