@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod fake_github;
+
 /// The folder of public test data (`shared/data`): `$CLOUDOPTIM_SHARED_DATA`, else
 /// `../shared/data` beside the repository. Panics with a clear message when it is missing, so
 /// a run without the data fails instead of silently testing nothing.

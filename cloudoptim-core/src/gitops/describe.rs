@@ -177,7 +177,7 @@ fn verb(kind: RecommendationKind) -> &'static str {
             "Right-size"
         }
         RecommendationKind::OomRemediation => "Raise memory of",
-        RecommendationKind::SpotMigration => "Move to spot:",
+        RecommendationKind::SpotMigration => "Move to spot",
         RecommendationKind::OfficeHours => "Scale down outside office hours:",
         _ => "Change",
     }
@@ -189,6 +189,16 @@ fn verb(kind: RecommendationKind) -> &'static str {
 pub fn title_for(recs: &[&Recommendation], group_label: Option<&str>) -> String {
     let total: f64 = recs.iter().map(|r| r.monthly_savings_usd).sum();
     match (recs, group_label) {
+        ([one], None) if one.kind == RecommendationKind::SpotMigration => format!(
+            "Move {} to spot: {} ({})",
+            target_label(one),
+            changes_summary(one)
+                .split(", ")
+                .filter(|p| !p.starts_with("capacity "))
+                .collect::<Vec<_>>()
+                .join(", "),
+            money(one.monthly_savings_usd)
+        ),
         ([one], None) => format!(
             "{} {}: {} ({})",
             verb(one.kind),
@@ -234,6 +244,7 @@ fn evidence_value(value: f64, unit: &str) -> String {
         "days" => format!("{value} days"),
         "count" => format!("{value}"),
         "usd_per_month" => format!("${value:.2}/month"),
+        "usd_per_hour" => format!("${value:.4}/h"),
         other => format!("{value} {other}"),
     }
 }
@@ -262,11 +273,13 @@ fn section(s: &mut String, a: &Applied, heading: &str) {
     let _ = writeln!(s, "\nWhere:\n");
     for f in &a.report.changes {
         let first = f.lines.first().map(|l| l.0).unwrap_or(1);
+        let one = matches!(f.lines.as_slice(), [(a, b)] if a == b);
         let _ = writeln!(
             s,
-            "- `{}:{}` (lines {})",
+            "- `{}:{}` ({} {})",
             f.file,
             first,
+            if one { "line" } else { "lines" },
             lines_label(&f.lines)
         );
     }
