@@ -254,25 +254,28 @@ impl ProposeReport {
         self.items.iter().any(|i| i.status.is_failure())
     }
 
-    /// A text report: dry runs print each pull request in full, otherwise one line per item.
+    /// A text report: dry runs print each pull request in full, then one line per other item.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
+        for i in self.items.iter().filter(|i| i.status == ItemStatus::DryRun) {
+            s.push_str(&format!(
+                "=== {} ===\nbranch: {}\ntitle:  {}\n\n{}\n{}\n",
+                i.target,
+                i.branch.as_deref().unwrap_or(""),
+                i.title.as_deref().unwrap_or(""),
+                i.body.as_deref().unwrap_or("").trim_end(),
+                i.diff.as_deref().unwrap_or("")
+            ));
+        }
         let mut not_applicable = 0;
         for i in &self.items {
-            if i.status == ItemStatus::NotApplicable {
-                not_applicable += 1;
-                continue;
-            }
-            if i.status == ItemStatus::DryRun {
-                s.push_str(&format!(
-                    "=== {} ===\nbranch: {}\ntitle:  {}\n\n{}\n{}\n",
-                    i.target,
-                    i.branch.as_deref().unwrap_or(""),
-                    i.title.as_deref().unwrap_or(""),
-                    i.body.as_deref().unwrap_or("").trim_end(),
-                    i.diff.as_deref().unwrap_or("")
-                ));
-                continue;
+            match i.status {
+                ItemStatus::DryRun => continue,
+                ItemStatus::NotApplicable => {
+                    not_applicable += 1;
+                    continue;
+                }
+                _ => {}
             }
             let what = i
                 .url
