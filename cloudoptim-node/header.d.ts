@@ -495,6 +495,60 @@ export interface PatchReport {
   written: boolean
 }
 
+/** What happened to one recommendation or group in `propose`. */
+export type ProposeStatus =
+  | 'opened'
+  | 'updated'
+  | 'up_to_date'
+  | 'dry_run'
+  | 'already_applied'
+  | 'ambiguous'
+  | 'not_found'
+  | 'closed_by_human'
+  | 'branch_modified'
+  | 'not_applicable'
+  | 'failed'
+
+/** One pull request of `propose`, or a recommendation that did not make one. */
+export interface ProposeItem {
+  /** The recommendations in it. */
+  recommendation_ids: string[]
+  /** What it is about (`shop/checkout (app)`, `namespace shop`). */
+  target: string
+  /** What happened. */
+  status: ProposeStatus
+  /** The branch `cloudoptim/<kind>/<target>` (when a change was made). */
+  branch?: string
+  /** The pull request title. */
+  title?: string
+  /** The pull request URL. */
+  url?: string
+  /** The pull request number. */
+  number?: number
+  /** Why not, or what to know. */
+  reason?: string
+  /** The monthly saving of the recommendations in it, USD. */
+  monthly_savings_usd: number
+  /** Files changed, relative to the repository root. */
+  files?: string[]
+  /** The pull request body (Markdown, with a hidden `<!-- cloudoptim:rec=<id> -->` marker per recommendation). */
+  body?: string
+  /** Unified diff of the change. */
+  diff?: string
+}
+
+/** The result of `propose` (the CLI's `cloudoptim propose --format json`). */
+export interface ProposeReport {
+  /** The repository, as given. */
+  repository: string
+  /** The base branch. */
+  base: string
+  /** Whether nothing remote was touched. */
+  dry_run: boolean
+  /** One item per pull request or per recommendation that did not make one. */
+  items: ProposeItem[]
+}
+
 /** A consolidation plan as JSON data (`Plan.toJSON()`, `cloudoptim consolidate --format json`). */
 export interface PlanJson {
   /** `remove` or `replace`. */

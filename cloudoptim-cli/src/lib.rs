@@ -151,6 +151,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Propose the repository changes behind the recommendations as pull requests: one per
+    /// recommendation or namespace, on branches `cloudoptim/<kind>/<target>` that later runs
+    /// update. With --dry-run, print each branch, title, body and diff, touching no remote.
+    /// The token comes from GITHUB_TOKEN. Exit 0 done, 1 when an item failed or met a branch
+    /// someone else committed to, 2 bad input.
+    Propose(ProposeArgs),
     /// Spot: risk scores per instance type.
     #[command(subcommand)]
     Spot(SpotCommand),
@@ -354,6 +360,138 @@ impl cloudoptim_core::executor::Executor for Confirm<'_> {
             self.inner.execute(step).await
         })
     }
+}
+
+#[derive(Debug, clap::Args)]
+struct ProposeArgs {
+    /// `kubectl get … -o json|yaml` output (a file or a folder); omit with --demo.
+    #[arg(long, value_name = "PATH", required_unless_present = "demo")]
+    cluster: Option<PathBuf>,
+    /// Use the embedded demo cluster.
+    #[arg(long)]
+    demo: bool,
+    /// AWS CLI JSON (file or folder; repeatable).
+    #[arg(long, value_name = "PATH")]
+    aws: Vec<PathBuf>,
+    /// Prometheus query_range JSON (file or folder; repeatable).
+    #[arg(long, value_name = "PATH")]
+    usage: Vec<PathBuf>,
+    /// The infrastructure repository: an HTTPS or file:// URL, or a folder (a plain folder is
+    /// enough for --dry-run).
+    #[arg(long, value_name = "URL|DIR")]
+    repo: String,
+    /// Base branch (default: the repository's default branch).
+    #[arg(long)]
+    base: Option<String>,
+    /// Print branch, title, body and diff of each pull request; push nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// One pull request per recommendation (`none`) or per namespace.
+    #[arg(long, default_value = "none", value_parser = ["none", "namespace"])]
+    group: String,
+    /// GitHub repository `owner/name` (default: from --repo).
+    #[arg(long, value_name = "OWNER/NAME")]
+    github_repo: Option<String>,
+    /// GitHub API URL, for GitHub Enterprise (`https://HOST/api/v3`).
+    #[arg(long, value_name = "URL")]
+    github_api_url: Option<String>,
+    /// Labels for the pull requests (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "cloudoptim")]
+    label: Vec<String>,
+    /// Reviewers to request (GitHub logins, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    reviewer: Vec<String>,
+    /// Open pull requests as drafts.
+    #[arg(long)]
+    draft: bool,
+    /// Propose again what a person closed without merging.
+    #[arg(long)]
+    reopen_closed: bool,
+    /// Commit author name.
+    #[arg(long, default_value = "cloudoptim")]
+    author_name: String,
+    /// Commit author email; a commit by anyone else on a cloudoptim branch stops the bot there.
+    #[arg(long, default_value = "cloudoptim@users.noreply.github.com")]
+    author_email: String,
+    /// Only these namespaces (globs, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    include_namespace: Vec<String>,
+    /// Never these namespaces (globs, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    exclude_namespace: Vec<String>,
+    /// Never these workloads (`namespace/name` globs, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    exclude_workload: Vec<String>,
+    /// Never these node groups or NodePools (globs, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    exclude_node_group: Vec<String>,
+    /// Leave out findings that save less than this many USD a month.
+    #[arg(long, value_name = "USD")]
+    min_saving: Option<f64>,
+    /// Analysis settings from a JSON or YAML file (flags add to it).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+fn propose(
+    args: ProposeArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> cloudoptim_core::Result<i32> {
+    use cloudoptim_core::gitops::{Grouping, ProposeOptions};
+    let mut filters = match &args.config {
+        Some(c) => pipeline::filters_from_file(c)?,
+        None => cloudoptim_core::report::Filters::default(),
+    };
+    filters.include_namespaces.extend(args.include_namespace);
+    filters.exclude_namespaces.extend(args.exclude_namespace);
+    filters.exclude_workloads.extend(args.exclude_workload);
+    filters.exclude_node_groups.extend(args.exclude_node_group);
+    if let Some(m) = args.min_saving {
+        filters.min_monthly_savings = m;
+    }
+    let cluster = if args.demo {
+        demo::demo_cluster()
+    } else {
+        let loaded = pipeline::load_snapshot(
+            &args.cluster.unwrap_or_default(),
+            &args.aws,
+            &args.usage,
+            &LoadOptions::default(),
+        )?;
+        for w in &loaded.warnings {
+            let _ = writeln!(err, "warning: {w}");
+        }
+        loaded.cluster
+    };
+    let mut options = ProposeOptions::default()
+        .with_dry_run(args.dry_run)
+        .with_group(Grouping::parse(&args.group)?)
+        .with_labels(args.label.into_iter().filter(|l| !l.is_empty()).collect())
+        .with_reviewers(args.reviewer)
+        .with_draft(args.draft)
+        .with_reopen_closed(args.reopen_closed)
+        .with_author(args.author_name, args.author_email);
+    if let Some(b) = args.base {
+        options = options.with_base(b);
+    }
+    let mut forge = pipeline::ForgeOptions::default();
+    if let Some(r) = args.github_repo {
+        forge = forge.with_github_repo(r);
+    }
+    if let Some(u) = args.github_api_url {
+        forge = forge.with_api_url(u);
+    }
+    let report = pipeline::propose(&cluster, &filters, &args.repo, &forge, &options, None)?;
+    let text = match args.format {
+        Format::Json => format!("{}\n", report.to_json()),
+        Format::Table => report.to_text(),
+    };
+    let _ = write!(out, "{text}");
+    Ok(if report.has_failures() { 1 } else { 0 })
 }
 
 #[derive(Debug, Subcommand)]
@@ -741,6 +879,7 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
     match cli.command {
         Command::Patch(args) => return Ok(patch(args, false, out, err)),
         Command::Locate(args) => return Ok(patch(args, true, out, err)),
+        Command::Propose(args) => return propose(args, out, err),
         Command::Demo { format } => {
             let cluster = demo::demo_cluster();
             let report = cloudoptim_core::analyze(&cluster, Default::default())?;

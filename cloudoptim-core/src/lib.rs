@@ -28,6 +28,7 @@ pub mod catalog;
 pub mod cost;
 pub mod demo;
 pub mod executor;
+pub mod gitops;
 pub mod iac;
 pub mod loader;
 pub mod model;
@@ -76,6 +77,9 @@ pub enum Error {
     #[cfg(feature = "sqs")]
     #[error(transparent)]
     Queue(#[from] adapters::sqs::SqsError),
+    /// A GitOps step (git, the pull request API) failed.
+    #[error(transparent)]
+    GitOps(#[from] gitops::GitOpsError),
 }
 
 /// Result alias for this crate.
@@ -89,9 +93,6 @@ impl Error {
     /// and the Node error codes: `io`, `syntax`, `field`, `unrecognized`,
     /// `symlink_outside_tree`, `empty_input`, `catalog`, `unknown_instance_type`,
     /// `unknown_analyzer`, `analyzer_config`, `analyzer_failed`, `quantity`, `invalid_change`,
-    /// `not_a_directory`, `verification`, and the executor's `not_confirmed`, `refused`, `api`,
-    /// `deadline`, `unsupported`, `plan`, and the live sources' `source_config`, `unauthorized`,
-    /// `forbidden`, `source_api`, `timeout`, `transport`.
     pub fn code(&self) -> &'static str {
         use analyzers::AnalyzeError as A;
         use catalog::CatalogError as C;
@@ -118,6 +119,14 @@ impl Error {
             Error::Source(e) => e.code(),
             #[cfg(feature = "sqs")]
             Error::Queue(_) => "queue",
+            Error::GitOps(g) => match g {
+                gitops::GitOpsError::Config(_) => "gitops_config",
+                gitops::GitOpsError::Git { .. } => "git",
+                gitops::GitOpsError::BranchModified { .. } => "branch_modified",
+                gitops::GitOpsError::Auth(_) => "auth",
+                gitops::GitOpsError::RateLimited { .. } => "rate_limited",
+                gitops::GitOpsError::Api { .. } => "forge_api",
+            },
         }
     }
 

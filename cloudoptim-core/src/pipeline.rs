@@ -548,6 +548,103 @@ pub fn patch_repo(
     })
 }
 
+/// Where pull requests go: the GitHub repository (`owner/name`, default: from the repository
+/// URL), the API URL (GitHub Enterprise) and the token (default: `GITHUB_TOKEN`).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ForgeOptions {
+    /// `owner/name` on GitHub.
+    pub github_repo: Option<String>,
+    /// API base URL (`https://HOST/api/v3` for GitHub Enterprise).
+    pub api_url: Option<String>,
+    /// The token; never printed.
+    pub token: Option<String>,
+}
+
+impl ForgeOptions {
+    /// Sets `owner/name`.
+    #[must_use]
+    pub fn with_github_repo(mut self, repo: impl Into<String>) -> Self {
+        self.github_repo = Some(repo.into());
+        self
+    }
+
+    /// Sets the API URL.
+    #[must_use]
+    pub fn with_api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = Some(url.into());
+        self
+    }
+
+    /// Sets the token.
+    #[must_use]
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// The token given, else `GITHUB_TOKEN`.
+    pub fn resolved_token(&self) -> Option<String> {
+        self.token
+            .clone()
+            .or_else(|| std::env::var("GITHUB_TOKEN").ok())
+            .filter(|t| !t.is_empty())
+    }
+}
+
+/// Runs the analyzers on a cluster, keeps what the filters allow, and proposes the repository
+/// changes as pull requests on GitHub (or, with `options.dry_run`, only reports them): the one
+/// entry point of [`crate::gitops::propose`] for the command line and the bindings. Blocks on
+/// its own single-threaded runtime.
+#[cfg(all(feature = "git", feature = "github"))]
+pub fn propose(
+    cluster: &Cluster,
+    filters: &crate::report::Filters,
+    repo: &str,
+    forge: &ForgeOptions,
+    options: &crate::gitops::ProposeOptions,
+    progress: Option<crate::gitops::batch_progress::Progress<'_>>,
+) -> Result<crate::gitops::ProposeReport> {
+    use crate::gitops::github::{GitHubConfig, GitHubProvider};
+    use crate::gitops::{GitOpsError, PullRequestProvider};
+    let report = analyze_filtered(cluster, &PricingOptions::default(), None, filters)?;
+    let token = forge.resolved_token();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| GitOpsError::Config(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let provider: Option<GitHubProvider> = if options.dry_run {
+            None
+        } else {
+            let mut config = match &forge.github_repo {
+                Some(r) => GitHubConfig::from_url(r)?,
+                None => GitHubConfig::from_url(repo).map_err(|_| {
+                    GitOpsError::Config(
+                        "cannot tell the GitHub repository from --repo: pass --github-repo owner/name"
+                            .into(),
+                    )
+                })?,
+            };
+            if let Some(u) = &forge.api_url {
+                config = config.with_api_url(u.clone());
+            }
+            config.token = token.clone();
+            Some(GitHubProvider::new(config)?)
+        };
+        crate::gitops::propose(
+            cluster,
+            &report.recommendations,
+            repo,
+            provider.as_ref().map(|p| p as &dyn PullRequestProvider),
+            token.as_deref(),
+            options,
+            progress,
+        )
+        .await
+    })
+}
+
 /// A consolidation plan for a cluster: `mode` is `remove` or `replace`, `allow_types` are
 /// instance-type patterns for new nodes (empty: the families already in the cluster).
 pub fn consolidate_cluster(

@@ -984,3 +984,191 @@ pub fn locate(
         locate_only: true,
     }))
 }
+
+// ---------------------------------------------------------------------------------------------
+// GitOps
+// ---------------------------------------------------------------------------------------------
+
+/// Options of `propose`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct ProposeOptions<'a> {
+    /// Base branch (default: the repository's default branch).
+    pub base: Option<String>,
+    /// Report branch, title, body and diff of each pull request; touch no remote.
+    pub dry_run: Option<bool>,
+    /// `none` (one pull request per recommendation, default) or `namespace`.
+    #[napi(ts_type = "'none' | 'namespace'")]
+    pub group: Option<String>,
+    /// GitHub repository `owner/name` (default: from `repo`).
+    pub github_repo: Option<String>,
+    /// GitHub API URL, for GitHub Enterprise (`https://HOST/api/v3`).
+    pub api_url: Option<String>,
+    /// The token (default: `GITHUB_TOKEN`); never part of a message.
+    pub token: Option<String>,
+    /// Labels (default: `['cloudoptim']`).
+    pub labels: Option<Vec<String>>,
+    /// Reviewers to request.
+    pub reviewers: Option<Vec<String>>,
+    /// Open pull requests as drafts.
+    pub draft: Option<bool>,
+    /// Propose again what a person closed without merging.
+    pub reopen_closed: Option<bool>,
+    /// Commit author name (default `cloudoptim`).
+    pub author_name: Option<String>,
+    /// Commit author email; anyone else's commit on a cloudoptim branch stops the bot there.
+    pub author_email: Option<String>,
+    /// Only these namespaces (globs).
+    pub include_namespaces: Option<Vec<String>>,
+    /// Never these namespaces (globs).
+    pub exclude_namespaces: Option<Vec<String>>,
+    /// Never these workloads (`namespace/name` globs).
+    pub exclude_workloads: Option<Vec<String>>,
+    /// Never these node groups or NodePools (globs).
+    pub exclude_node_groups: Option<Vec<String>>,
+    /// Leave out findings that save less than this many USD a month.
+    pub min_saving: Option<f64>,
+    /// Called with each item as soon as it is decided.
+    #[napi(ts_type = "(item: ProposeItem) => void")]
+    pub on_progress: Option<Function<'a, Value, Unknown<'static>>>,
+}
+
+/// Calls the JS progress callback on the main thread; the worker waits until it has run.
+type ProgressFn =
+    ThreadsafeFunction<(Value, mpsc::Sender<()>), Unknown<'static>, (), Status, false, true>;
+
+/// Runs a batch on the libuv thread pool.
+pub struct ProposeTask {
+    input: Input,
+    repo: String,
+    filters: cloudoptim_core::report::Filters,
+    forge: pipeline::ForgeOptions,
+    options: cloudoptim_core::gitops::ProposeOptions,
+    progress: Option<ProgressFn>,
+}
+
+impl<'task> napi::ScopedTask<'task> for ProposeTask {
+    type Output = CoreResult<cloudoptim_core::gitops::ProposeReport>;
+    type JsValue = Unknown<'task>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let progress = self.progress.take();
+        let callback = |item: &cloudoptim_core::gitops::ProposeItem| {
+            let (Some(p), Ok(v)) = (&progress, serde_json::to_value(item)) else {
+                return;
+            };
+            let (tx, rx) = mpsc::channel();
+            if p.call((v, tx), ThreadsafeFunctionCallMode::Blocking) == Status::Ok {
+                let _ = rx.recv();
+            }
+        };
+        Ok(self.input.with(|cluster| {
+            pipeline::propose(
+                cluster,
+                &self.filters,
+                &self.repo,
+                &self.forge,
+                &self.options,
+                Some(&callback),
+            )
+        }))
+    }
+
+    fn resolve(&mut self, env: &'task Env, output: Self::Output) -> Result<Unknown<'task>> {
+        let report = output.map_err(|e| js_error(env, &e))?;
+        env.to_js_value(&report)
+    }
+}
+
+/// Proposes the repository changes behind a cluster's recommendations as pull requests, as
+/// `cloudoptim propose` does, on the libuv thread pool: the analyzers run on `cluster` (a
+/// `Cluster` or a path), the filters keep what they allow, the IaC engine patches a clone of
+/// `repo` (an HTTPS or file:// URL, or a folder; a plain folder is enough with `dryRun`), and
+/// each recommendation — or namespace with `group: 'namespace'` — becomes a branch
+/// `cloudoptim/<kind>/<target>` and a pull request on GitHub. A later run updates the same branch
+/// and pull request; a branch with someone else's commit is left alone; a pull request a person
+/// closed is not reopened unless `reopenClosed`. `onProgress` is called with each item.
+///
+/// Rejects with `CLOUDOPTIM_AUTH` (bad token; nothing pushed), `CLOUDOPTIM_GITOPS_CONFIG`,
+/// `CLOUDOPTIM_GIT`, `CLOUDOPTIM_RATE_LIMITED`, `CLOUDOPTIM_FORGE_API` or a load error's code.
+#[napi(
+    ts_args_type = "cluster: Cluster | string, repo: string, options?: ProposeOptions | undefined | null",
+    ts_return_type = "Promise<ProposeReport>"
+)]
+pub fn propose(
+    env: &Env,
+    cluster: Either<&Cluster, String>,
+    repo: String,
+    options: Option<ProposeOptions<'_>>,
+) -> Result<AsyncTask<ProposeTask>> {
+    use cloudoptim_core::gitops::{Grouping, ProposeOptions as Opts};
+    let o = options.unwrap_or_default();
+    let group = Grouping::parse(o.group.as_deref().unwrap_or("none"))
+        .map_err(|e| js_error(env, &e.into()))?;
+    let default = Opts::default();
+    let mut options = Opts::default()
+        .with_dry_run(o.dry_run.unwrap_or(false))
+        .with_group(group)
+        .with_draft(o.draft.unwrap_or(false))
+        .with_reopen_closed(o.reopen_closed.unwrap_or(false))
+        .with_author(
+            o.author_name.unwrap_or(default.author_name),
+            o.author_email.unwrap_or(default.author_email),
+        );
+    if let Some(b) = o.base {
+        options = options.with_base(b);
+    }
+    if let Some(l) = o.labels {
+        options = options.with_labels(l);
+    }
+    if let Some(r) = o.reviewers {
+        options = options.with_reviewers(r);
+    }
+    let mut forge = pipeline::ForgeOptions::default();
+    if let Some(r) = o.github_repo {
+        forge = forge.with_github_repo(r);
+    }
+    if let Some(u) = o.api_url {
+        forge = forge.with_api_url(u);
+    }
+    if let Some(t) = o.token {
+        forge = forge.with_token(t);
+    }
+    let mut filters = cloudoptim_core::report::Filters::default();
+    filters.include_namespaces = o.include_namespaces.unwrap_or_default();
+    filters.exclude_namespaces = o.exclude_namespaces.unwrap_or_default();
+    filters.exclude_workloads = o.exclude_workloads.unwrap_or_default();
+    filters.exclude_node_groups = o.exclude_node_groups.unwrap_or_default();
+    if let Some(m) = o.min_saving {
+        filters.min_monthly_savings = m;
+    }
+    let progress = match o.on_progress {
+        None => None,
+        Some(f) => {
+            let f = f.create_ref()?;
+            let noop = env
+                .get_global()?
+                .get_named_property::<Function<'_, (), Unknown<'static>>>("Function")?
+                .get_named_property::<Function<'_, (), Unknown<'static>>>("prototype")?;
+            Some(
+                noop.build_threadsafe_function::<(Value, mpsc::Sender<()>)>()
+                    .weak::<true>()
+                    .build_callback(move |ctx| {
+                        let (item, done) = ctx.value;
+                        let f = f.borrow_back(&ctx.env)?;
+                        let r = f.call(item);
+                        let _ = done.send(());
+                        r.map(|_| ())
+                    })?,
+            )
+        }
+    };
+    Ok(AsyncTask::new(ProposeTask {
+        input: cluster.into(),
+        repo,
+        filters,
+        forge,
+        options,
+        progress,
+    }))
+}

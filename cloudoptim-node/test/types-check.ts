@@ -13,6 +13,7 @@ import {
   memoryBytes,
   patch,
   planSchema,
+  propose,
   reportSchema,
   version,
   Change,
@@ -44,6 +45,9 @@ import type {
   PatchFileChange,
   PatchOutcome,
   PatchReport,
+  ProposeItem,
+  ProposeReport,
+  ProposeStatus,
   FieldChange,
   Target,
   Totals,
@@ -91,6 +95,19 @@ export async function main(): Promise<number> {
   await patch('infra/', changeJson)
   await patch('infra/', { description: 'a corpus case', change: changeJson, expect: { outcome: 'patched' } })
   const located: PatchReport = await locate('infra/', JSON.stringify(changeJson))
+  const proposed: ProposeReport = await propose(cluster, 'https://github.com/acme/infra.git', {
+    group: 'namespace',
+    dryRun: true,
+    labels: ['cost'],
+    onProgress: (item: ProposeItem) => {
+      const status: ProposeStatus = item.status
+      const url: string | undefined = item.url
+      void status, url
+    },
+  })
+  const proposedBody: string | undefined = proposed.items[0]?.body
+  // @ts-expect-error: only none or namespace
+  await propose(cluster, 'infra/', { group: 'team' })
   await locate('infra/', Change.fromJson('{}'))
   const outcome: PatchOutcome = patched.outcome
   const candidate: PatchCandidate | undefined = located.candidates[0]

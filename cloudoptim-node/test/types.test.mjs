@@ -224,6 +224,9 @@ describe('TypeScript interfaces match the objects returned', () => {
       'get monthlySaving(): number',
       "mode?: 'remove' | 'replace'",
       'extraAnalyzers?: CustomAnalyzer[]',
+      'export declare function propose(cluster: Cluster | string, repo: string, options?: ProposeOptions | undefined | null): Promise<ProposeReport>',
+      "group?: 'none' | 'namespace'",
+      'onProgress?: (item: ProposeItem) => void',
     ]) {
       assert.ok(src.includes(sig), `index.d.ts lacks \`${sig}\``)
     }

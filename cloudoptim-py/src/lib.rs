@@ -91,6 +91,15 @@ pyo3::create_exception!(
      the requested values, so nothing was written."
 );
 
+pyo3::create_exception!(
+    cloudoptim,
+    GitOpsError,
+    CloudOptimError,
+    "A GitOps step of `propose()` failed: bad options (code `gitops_config`), a git operation \
+     (`git`), refused credentials (`auth`), a rate limit longer than allowed (`rate_limited`) or \
+     another API error (`forge_api`). The message never holds the token."
+);
+
 const UNKNOWN_INSTANCE_TYPE_DOC: &str =
     "An instance type is not in the catalog (code `unknown_instance_type`); `name` is the type.";
 const QUANTITY_ERROR_DOC: &str =
@@ -206,6 +215,9 @@ fn exception_type<'py>(py: Python<'py>, code: &str) -> PyResult<Bound<'py, PyTyp
         "invalid_change" => invalid_change_error(py)?,
         "not_a_directory" => repository_error(py)?,
         "verification" => VerificationError::type_object(py),
+        "gitops_config" | "git" | "branch_modified" | "auth" | "rate_limited" | "forge_api" => {
+            GitOpsError::type_object(py)
+        }
         // a code added to the core later still raises a CloudOptimError
         _ => CloudOptimError::type_object(py),
     })
@@ -1427,6 +1439,124 @@ fn locate(py: Python<'_>, repo: PathBuf, change: &Bound<'_, PyAny>) -> PyResult<
     run_patch(py, repo, change, false, true)
 }
 
+/// Proposes the repository changes behind a cluster's recommendations as pull requests, as
+/// `cloudoptim propose` does: the analyzers run on `cluster` (a `Cluster` or a path), the
+/// filters keep what they allow, the IaC engine patches a clone of `repo` (an HTTPS or file://
+/// URL, or a folder; a plain folder is enough with `dry_run`), and each recommendation — or each
+/// namespace with `group="namespace"` — becomes a branch `cloudoptim/<kind>/<target>` and a
+/// pull request on GitHub (`github_repo` `owner/name`, default from the URL; `api_url` for
+/// GitHub Enterprise; `token`, default `GITHUB_TOKEN`). A later run updates the same branch and
+/// pull request; a branch with someone else's commit is left alone; a pull request a person
+/// closed is not reopened unless `reopen_closed`. With `dry_run`, nothing remote is touched and
+/// each item holds the branch, title, body and diff. `progress` is called with each item (a dict)
+/// as it is decided. Returns the report as a dict (`repository`, `base`, `dry_run`, `items`).
+/// Runs with the GIL released. Raises `GitOpsError` (its `code` says which step) and the usual
+/// input errors.
+#[pyfunction]
+#[pyo3(signature = (
+    cluster, repo, *, base = None, dry_run = false, group = "none", github_repo = None,
+    api_url = None, token = None, labels = None, reviewers = None, draft = false,
+    reopen_closed = false, author_name = None, author_email = None, include_namespaces = None,
+    exclude_namespaces = None, exclude_workloads = None, exclude_node_groups = None,
+    min_saving = None, progress = None
+))]
+#[allow(clippy::too_many_arguments)]
+fn propose<'py>(
+    py: Python<'py>,
+    cluster: &Bound<'py, PyAny>,
+    repo: &Bound<'py, PyAny>,
+    base: Option<String>,
+    dry_run: bool,
+    group: &str,
+    github_repo: Option<String>,
+    api_url: Option<String>,
+    token: Option<String>,
+    labels: Option<Vec<String>>,
+    reviewers: Option<Vec<String>>,
+    draft: bool,
+    reopen_closed: bool,
+    author_name: Option<String>,
+    author_email: Option<String>,
+    include_namespaces: Option<Vec<String>>,
+    exclude_namespaces: Option<Vec<String>>,
+    exclude_workloads: Option<Vec<String>>,
+    exclude_node_groups: Option<Vec<String>>,
+    min_saving: Option<f64>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    use cloudoptim_core::gitops::{Grouping, ProposeItem, ProposeOptions};
+    let snapshot = cluster_arg(py, cluster)?;
+    let repo: String = match repo.extract::<PathBuf>() {
+        Ok(p) => p.to_string_lossy().into_owned(),
+        Err(_) => repo.extract::<String>()?,
+    };
+    let mut options = ProposeOptions::default()
+        .with_dry_run(dry_run)
+        .with_group(Grouping::parse(group).map_err(|e| to_py_err(e.into()))?)
+        .with_draft(draft)
+        .with_reopen_closed(reopen_closed);
+    if let Some(b) = base {
+        options = options.with_base(b);
+    }
+    if let Some(l) = labels {
+        options = options.with_labels(l);
+    }
+    if let Some(r) = reviewers {
+        options = options.with_reviewers(r);
+    }
+    let default = ProposeOptions::default();
+    options = options.with_author(
+        author_name.unwrap_or(default.author_name),
+        author_email.unwrap_or(default.author_email),
+    );
+    let mut forge = pipeline::ForgeOptions::default();
+    if let Some(r) = github_repo {
+        forge = forge.with_github_repo(r);
+    }
+    if let Some(u) = api_url {
+        forge = forge.with_api_url(u);
+    }
+    if let Some(t) = token {
+        forge = forge.with_token(t);
+    }
+    let mut filters = report::Filters::default();
+    filters.include_namespaces = include_namespaces.unwrap_or_default();
+    filters.exclude_namespaces = exclude_namespaces.unwrap_or_default();
+    filters.exclude_workloads = exclude_workloads.unwrap_or_default();
+    filters.exclude_node_groups = exclude_node_groups.unwrap_or_default();
+    if let Some(m) = min_saving {
+        filters.min_monthly_savings = m;
+    }
+    let raised: Mutex<Option<PyErr>> = Mutex::new(None);
+    let callback = |item: &ProposeItem| {
+        let Some(cb) = &progress else { return };
+        Python::attach(|py| {
+            let r = to_python(py, serde_json::to_string(item)).and_then(|d| cb.call1(py, (d,)));
+            if let Err(e) = r
+                && let Ok(mut slot) = raised.lock()
+                && slot.is_none()
+            {
+                *slot = Some(e);
+            }
+        });
+    };
+    let result = py.detach(|| {
+        pipeline::propose(
+            &snapshot,
+            &filters,
+            &repo,
+            &forge,
+            &options,
+            Some(&callback),
+        )
+    });
+    if let Some(e) = raised.lock().ok().and_then(|mut s| s.take()) {
+        return Err(e);
+    }
+    let report = result.map_err(to_py_err)?;
+    to_python(py, serde_json::to_string(&report))
+}
+
 /// Runs the `cloudoptim` command line with these arguments (the first is the program name),
 /// writing to `sys.stdout` and `sys.stderr`; returns the exit code (0 success, 1 failure,
 /// 2 usage error).
@@ -1481,6 +1611,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(instance_type, m)?,
         wrap_pyfunction!(patch, m)?,
         wrap_pyfunction!(locate, m)?,
+        wrap_pyfunction!(propose, m)?,
         wrap_pyfunction!(cli_main, m)?,
         wrap_pyfunction!(_from_json, m)?,
     ] {
@@ -1502,6 +1633,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InvalidChangeError", invalid_change_error(py)?)?;
     m.add("RepositoryError", repository_error(py)?)?;
     m.add("VerificationError", VerificationError::type_object(py))?;
+    m.add("GitOpsError", GitOpsError::type_object(py))?;
     // `name` is set on instances naming an analyzer: default it to None on the class
     AnalyzerError::type_object(py).setattr("name", py.None())?;
     Ok(())

@@ -14,6 +14,7 @@ from cloudoptim import (
     CatalogError,
     CloudOptimError,
     FieldError,
+    GitOpsError,
     InputError,
     InvalidChangeError,
     ParseError,
@@ -185,6 +186,7 @@ EXCEPTIONS = [
     InvalidChangeError,
     RepositoryError,
     VerificationError,
+    GitOpsError,
 ]
 
 

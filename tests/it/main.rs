@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod analyze;
+mod gitops;
 mod iac_corpus;
 mod kube;
 mod real_data;

@@ -7,6 +7,7 @@ pub mod moto;
 use std::path::PathBuf;
 
 pub mod fake_kube;
+pub mod fake_github;
 
 /// The folder of public test data (`shared/data`): `$CLOUDOPTIM_SHARED_DATA`, else
 /// `../shared/data` beside the repository. Panics with a clear message when it is missing, so

@@ -20,6 +20,13 @@ value lives, and only there::
     report = cloudoptim.patch("infra/", change, dry_run=True)
     print(report.outcome, report.diff)
 
+Propose those changes as pull requests a reviewer merges (one per recommendation or per
+namespace; a later run updates them; ``dry_run`` only prints them)::
+
+    result = cloudoptim.propose(cluster, "https://github.com/acme/infra.git", group="namespace")
+    for item in result["items"]:
+        print(item["status"], item.get("url") or item.get("reason"))
+
 Plan a consolidation (which nodes can go, or the cheapest set of nodes the pods fit on, with
 the LP lower bound of the cost beside it)::
 
@@ -59,6 +66,7 @@ from ._native import (
     CloudOptimError,
     Cluster,
     FieldError,
+    GitOpsError,
     InputError,
     InvalidChangeError,
     ParseError,
@@ -84,6 +92,7 @@ from ._native import (
     memory_bytes,
     patch,
     plan_schema,
+    propose,
     report_schema,
 )
 
@@ -94,6 +103,7 @@ __all__ = [
     "CloudOptimError",
     "Cluster",
     "FieldError",
+    "GitOpsError",
     "InputError",
     "InvalidChangeError",
     "ParseError",
@@ -119,5 +129,6 @@ __all__ = [
     "memory_bytes",
     "patch",
     "plan_schema",
+    "propose",
     "report_schema",
 ]

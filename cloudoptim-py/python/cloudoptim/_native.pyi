@@ -29,6 +29,7 @@ __all__ = [
     "instance_type",
     "patch",
     "locate",
+    "propose",
     "cli_main",
     "_from_json",
     "CloudOptimError",
@@ -44,6 +45,7 @@ __all__ = [
     "InvalidChangeError",
     "RepositoryError",
     "VerificationError",
+    "GitOpsError",
 ]
 
 __version__: str
@@ -532,6 +534,9 @@ class RepositoryError(CloudOptimError, NotADirectoryError):
 class VerificationError(CloudOptimError):
     """An IaC edit did not verify (code ``verification``); nothing was written."""
 
+class GitOpsError(CloudOptimError):
+    """A GitOps step of ``propose()`` failed (codes ``gitops_config``, ``git``, ``auth``, ``rate_limited``, ``forge_api``)."""
+
 # --- functions ---------------------------------------------------------------------------------
 
 def load_cluster(
@@ -572,5 +577,64 @@ def patch(
     dry_run: bool = False,
 ) -> PatchReport: ...
 def locate(repo: _StrPath, change: Change | _ChangeDict | dict[str, Any] | str) -> PatchReport: ...
+_ProposeStatus: TypeAlias = Literal[
+    "opened",
+    "updated",
+    "up_to_date",
+    "dry_run",
+    "already_applied",
+    "ambiguous",
+    "not_found",
+    "closed_by_human",
+    "branch_modified",
+    "not_applicable",
+    "failed",
+]
+
+class _ProposeItemBase(TypedDict):
+    recommendation_ids: list[str]
+    target: str
+    status: _ProposeStatus
+    monthly_savings_usd: float
+
+class _ProposeItem(_ProposeItemBase, total=False):
+    branch: str
+    title: str
+    url: str
+    number: int
+    reason: str
+    files: list[str]
+    body: str
+    diff: str
+
+class _ProposeReport(TypedDict):
+    repository: str
+    base: str
+    dry_run: bool
+    items: list[_ProposeItem]
+
+def propose(
+    cluster: Cluster | _StrPath,
+    repo: _StrPath,
+    *,
+    base: str | None = None,
+    dry_run: bool = False,
+    group: Literal["none", "namespace"] = "none",
+    github_repo: str | None = None,
+    api_url: str | None = None,
+    token: str | None = None,
+    labels: Sequence[str] | None = None,
+    reviewers: Sequence[str] | None = None,
+    draft: bool = False,
+    reopen_closed: bool = False,
+    author_name: str | None = None,
+    author_email: str | None = None,
+    include_namespaces: Sequence[str] | None = None,
+    exclude_namespaces: Sequence[str] | None = None,
+    exclude_workloads: Sequence[str] | None = None,
+    exclude_node_groups: Sequence[str] | None = None,
+    min_saving: float | None = None,
+    progress: Callable[[_ProposeItem], object] | None = None,
+) -> _ProposeReport: ...
 def cli_main(argv: Sequence[str]) -> int: ...
 def _from_json(kind: str, text: str) -> Cluster | Report | Recommendation | PatchReport | Plan: ...
