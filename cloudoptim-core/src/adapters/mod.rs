@@ -22,3 +22,14 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 pub fn block_on<F: std::future::Future>(fut: F) -> std::io::Result<F::Output> {
     Ok(runtime()?.block_on(fut))
 }
+
+/// Installs ring as the process's TLS crypto provider unless one is installed already. The
+/// Kubernetes and GitHub clients build their TLS from the process default, which rustls cannot
+/// pick by itself when the AWS SDK (aws-lc-rs) is linked in the same program.
+#[cfg(any(feature = "kube", feature = "github"))]
+pub fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // a concurrent install by another thread is just as good
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}

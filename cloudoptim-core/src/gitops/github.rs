@@ -154,6 +154,7 @@ impl GitHubProvider {
         let token = config.token.clone().ok_or_else(|| {
             GitOpsError::Auth("no GitHub token: set GITHUB_TOKEN or pass a token".to_string())
         })?;
+        crate::adapters::ensure_crypto_provider();
         let client = Octocrab::builder()
             .base_uri(config.api_url.as_str())
             .map_err(|e| GitOpsError::Config(format!("bad API URL {:?}: {e}", config.api_url)))?

@@ -207,6 +207,7 @@ impl KubeClient {
             .to_string()
             .trim_end_matches('/')
             .to_string();
+        super::ensure_crypto_provider();
         let client = kube::Client::try_from(config).map_err(|e| config_err(e.to_string()))?;
         Ok(KubeClient {
             client,
