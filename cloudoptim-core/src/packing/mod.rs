@@ -11,6 +11,7 @@
 //!   onto kept nodes plus the cheapest new nodes: LP-priced best-fit-decreasing construction,
 //!   then bin elimination and right-sizing by local search).
 
+mod colgen;
 mod model;
 mod solve;
 
