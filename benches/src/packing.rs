@@ -311,8 +311,8 @@ pub fn ffd(problem: &Problem) -> BaselinePlan {
             .iter_mut()
             .find(|(cap, used, _)| fits(*used, req, *cap))
         {
-            for d in 0..5 {
-                b.1[d] += req[d];
+            for (u, r) in b.1.iter_mut().zip(req) {
+                *u += r;
             }
             continue;
         }

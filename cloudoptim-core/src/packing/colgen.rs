@@ -56,8 +56,6 @@ pub(super) struct Outcome {
     pub lambda: Vec<f64>,
     /// Lagrangian lower bound on the cost of the bins, USD per hour.
     pub bound: f64,
-    /// Cost of the last master LP (an upper bound on the configuration LP's optimum).
-    pub master: f64,
 }
 
 /// Work limits (deterministic: no clocks).
@@ -77,10 +75,11 @@ pub(super) struct Limits {
 /// Patterns a knapsack returns (its last incumbents).
 const PATTERNS_PER_KIND: usize = 4;
 
+/// Weight of the best dual point so far in the point priced next (Wentges smoothing).
+const SMOOTHING: f64 = 0.5;
+
 /// A dimension of at most this many units is kept whole in the knapsack bounds.
 const DP_MAX: i64 = 64;
-/// Searches with at least this many nodes tune the prices of that bound first.
-const DP_TUNE_BUDGET: usize = usize::MAX;
 
 #[derive(Debug, Clone)]
 struct Item {
@@ -249,89 +248,9 @@ fn dp_table(items: &[Item], kc: usize, ds: usize, mu: &[f64; 5]) -> Vec<f64> {
     dp
 }
 
-/// The bound of `dp_table` for the whole bin.
-fn dp_bound(items: &[Item], cap: R, ds: usize, mu: &[f64; 5]) -> f64 {
-    let kc = cap[ds] as usize;
-    let base: f64 = (0..5)
-        .filter(|&d| d != ds)
-        .map(|d| mu[d] * cap[d].max(0) as f64)
-        .sum();
-    // only the first row is needed: a single backward pass
-    let mut cur = vec![0.0; kc + 1];
-    let mut next = vec![0.0; kc + 1];
-    for it in items.iter().rev() {
-        let r: f64 = (0..5)
-            .filter(|&d| d != ds)
-            .map(|d| mu[d] * it.req[d] as f64)
-            .sum();
-        let p = (it.value - r).max(0.0);
-        let g = it.req[ds].max(0) as usize;
-        for room in 0..=kc {
-            cur[room] = if g == 0 {
-                it.max as f64 * p + next[room]
-            } else {
-                let mut v = next[room];
-                let mut c = 1;
-                while c as i64 <= it.max && c * g <= room {
-                    v = v.max(c as f64 * p + next[room - c * g]);
-                    c += 1;
-                }
-                v
-            };
-        }
-        std::mem::swap(&mut cur, &mut next);
-    }
-    base + next[kc]
-}
-
-/// Prices for the other dimensions that lower `dp_bound` (convex in each price): golden-section
-/// search on one dimension at a time, a few rounds.
-fn tune_dp_prices(items: &[Item], cap: R, ds: usize, start: [f64; 5]) -> [f64; 5] {
-    let mut mu = start;
-    let dims: Vec<usize> = (0..5)
-        .filter(|&d| d != ds && cap[d] > 0 && items.iter().any(|it| it.req[d] > 0))
-        .collect();
-    let phi = (5f64.sqrt() - 1.0) / 2.0;
-    for _ in 0..3 {
-        for &d in &dims {
-            // beyond this price no item pays for its use of d
-            let hi = items
-                .iter()
-                .filter(|it| it.req[d] > 0)
-                .map(|it| it.value / it.req[d] as f64)
-                .fold(0.0, f64::max);
-            let f = |t: f64| {
-                let mut m = mu;
-                m[d] = t;
-                dp_bound(items, cap, ds, &m)
-            };
-            let (mut a, mut b) = (0.0, hi);
-            let mut x1 = b - phi * (b - a);
-            let mut x2 = a + phi * (b - a);
-            let (mut f1, mut f2) = (f(x1), f(x2));
-            for _ in 0..24 {
-                if f1 <= f2 {
-                    b = x2;
-                    x2 = x1;
-                    f2 = f1;
-                    x1 = b - phi * (b - a);
-                    f1 = f(x1);
-                } else {
-                    a = x1;
-                    x1 = x2;
-                    f1 = f2;
-                    x2 = a + phi * (b - a);
-                    f2 = f(x2);
-                }
-            }
-            let t = (a + b) / 2.0;
-            if f(t) < f(mu[d]) {
-                mu[d] = t;
-            }
-        }
-    }
-    mu
-}
+/// A knapsack's result: the best value found, the best patterns (class, count), an upper bound
+/// on the best value there is, and the search nodes used.
+type Found = (f64, Vec<Vec<(usize, i64)>>, f64, usize);
 
 impl Knapsack {
     /// The best pattern found and an upper bound on the best there is.
@@ -341,19 +260,17 @@ impl Knapsack {
         values: &[f64],
         hint: &[f64; 5],
         budget: usize,
-    ) -> (f64, Vec<Vec<(usize, i64)>>, f64, usize) {
+    ) -> Found {
         let cap = kind.cap;
         let mut items: Vec<Item> = classes
             .iter()
             .enumerate()
             .filter(|(s, _)| kind.elig[*s] && values[*s] > 1e-12)
             .filter_map(|(s, c)| {
-                let mut max = c.n;
-                for d in 0..5 {
-                    if c.req[d] > 0 {
-                        max = max.min(cap[d].max(0) / c.req[d]);
-                    }
-                }
+                let max = (0..5)
+                    .filter(|&d| c.req[d] > 0)
+                    .map(|d| cap[d].max(0) / c.req[d])
+                    .fold(c.n, i64::min);
                 (max > 0).then_some(Item {
                     class: s,
                     req: c.req,
@@ -427,11 +344,6 @@ impl Knapsack {
         let mut mu_dp = mu_l;
         if let Some(ds) = dstar {
             mu_dp[ds] = 0.0;
-            if budget >= DP_TUNE_BUDGET {
-                let before = dp_bound(&items, cap, ds, &mu_dp);
-                mu_dp = tune_dp_prices(&items, cap, ds, mu_dp);
-                if std::env::var("CG_DEBUG3").is_ok() { eprintln!("   tune cap {:?} ub {ub:.4} lag {:.4} dp {before:.4} -> {:.4} price {}", cap, lagrangian(&items, cap, &mu_l), dp_bound(&items, cap, ds, &mu_dp), kind.price); }
-            }
             dp = dp_table(&items, cap[ds] as usize, ds, &mu_dp);
             let base: f64 = (0..5)
                 .filter(|&d| d != ds)
@@ -460,7 +372,6 @@ impl Knapsack {
             complete: true,
         };
         k.dfs(0, cap, 0.0);
-        if std::env::var("CG_DEBUG2").is_ok() { eprintln!("  knap cap {:?} items {} complete {} nodes {} best {:.4} ub {:.4}", cap, k.items.len(), k.complete, k.nodes, k.best, ub); }
         // complete: nothing beats `best` (which starts at the price)
         let ub = if k.complete { k.best } else { ub.max(k.best) };
         // the best few patterns found, best first
@@ -573,7 +484,6 @@ fn price(
     for &k in pricing {
         let (_, pats, ub, n) = Knapsack::solve(classes, &kinds[k], pi, hint, budget);
         nodes += n;
-        if std::env::var("CG_DEBUG4").is_ok() && budget > 100_000 && ub > kinds[k].price * 1.001 { eprintln!("   cert kind {k} cap {:?} price {} ub {ub}", kinds[k].cap, kinds[k].price); }
         ubs.push((k, ub));
         found.extend(pats.into_iter().map(|items| Pattern { kind: k, items }));
     }
@@ -633,65 +543,9 @@ pub(super) fn primal(
         }
     }
     match lp.solve() {
-        Ok(microlp::SolveOutcome::Solution(s)) => Some(lam.iter().map(|v| s.var_value(*v)).collect()),
-        _ => None,
-    }
-}
-
-/// The integer master: whole bins of each pattern covering `demand`, by microlp's branch and
-/// bound under a node limit. `None` when it finds no solution.
-pub(super) fn integer(
-    patterns: &[Pattern],
-    kinds: &[Kind],
-    demand: &[i64],
-    limits: &[Option<i64>],
-    node_limit: u64,
-) -> Option<Vec<i64>> {
-    let mut lp = Lp::new(OptimizationDirection::Minimize);
-    let lam: Vec<Variable> = patterns
-        .iter()
-        .map(|p| {
-            let ub = p
-                .items
-                .iter()
-                .filter(|&&(s, c)| demand[s] > 0 && c > 0)
-                .map(|&(s, c)| (demand[s] + c - 1) / c)
-                .max()
-                .unwrap_or(0)
-                .min(i64::from(i32::MAX)) as i32;
-            lp.add_integer_var(kinds[p.kind].price, (0, ub))
-        })
-        .collect();
-    let mut cover: Vec<Vec<(Variable, f64)>> = vec![vec![]; demand.len()];
-    let mut per_kind: Vec<Vec<(Variable, f64)>> = vec![vec![]; kinds.len()];
-    for (j, p) in patterns.iter().enumerate() {
-        for &(s, c) in &p.items {
-            if demand[s] > 0 {
-                cover[s].push((lam[j], c.min(demand[s]) as f64));
-            }
+        Ok(microlp::SolveOutcome::Solution(s)) => {
+            Some(lam.iter().map(|v| s.var_value(*v)).collect())
         }
-        per_kind[p.kind].push((lam[j], 1.0));
-    }
-    for (s, e) in cover.into_iter().enumerate() {
-        if demand[s] > 0 {
-            lp.add_constraint(e, ComparisonOp::Ge, demand[s] as f64);
-        }
-    }
-    for (k, e) in per_kind.into_iter().enumerate() {
-        if let Some(u) = limits[k]
-            && !e.is_empty()
-        {
-            lp.add_constraint(e, ComparisonOp::Le, u.max(0) as f64);
-        }
-    }
-    let mut opts = microlp::SolveOptions::default();
-    opts.node_limit = Some(node_limit);
-    match lp.solve_with(opts) {
-        Ok(microlp::SolveOutcome::Solution(s)) => Some(
-            lam.iter()
-                .map(|v| s.var_value(*v).round() as i64)
-                .collect(),
-        ),
         _ => None,
     }
 }
@@ -710,7 +564,6 @@ pub(super) fn solve(
             patterns: vec![],
             lambda: vec![],
             bound: 0.0,
-            master: 0.0,
         });
     }
     // every class needs a kind without a limit (the caller leaves other pods out)
@@ -789,7 +642,10 @@ pub(super) fn solve(
         .collect();
     let sigma: Vec<Option<Variable>> = kinds
         .iter()
-        .map(|k| k.limit.map(|u| lp.add_var(u as f64, (f64::NEG_INFINITY, 0.0))))
+        .map(|k| {
+            k.limit
+                .map(|u| lp.add_var(u as f64, (f64::NEG_INFINITY, 0.0)))
+        })
         .collect();
     let row = |p: &Pattern| -> Vec<(Variable, f64)> {
         let mut e: Vec<(Variable, f64)> = p.items.iter().map(|&(s, c)| (pi[s], c as f64)).collect();
@@ -807,7 +663,7 @@ pub(super) fn solve(
     };
     let mut best_lb = 0.0f64;
     let mut center: Option<Vec<f64>> = None;
-    let mut alpha: f64 = std::env::var("CG_ALPHA").ok().and_then(|v| v.parse().ok()).unwrap_or(0.5);
+    let mut alpha = SMOOTHING;
     let mut budget = limits.knapsack_nodes;
     let mut work = 0usize;
     let max_budget = limits.knapsack_nodes.saturating_mul(limits.certify_factor);
@@ -825,13 +681,8 @@ pub(super) fn solve(
             _ => p_rmp.clone(),
         };
         // pricing at the smoothed point; the Lagrangian bound there
-        let tp = std::time::Instant::now();
         let (lb, found, theta, nodes) = price(classes, kinds, &pricing, &p_sep, hint, budget);
         work += nodes;
-        if std::env::var("CG_DEBUG5").is_ok() { eprintln!("price budget {budget} {} found {}", tp.elapsed().as_secs_f64() * 1e3, found.len()); }
-        if std::env::var("CG_DEBUG").is_ok() {
-            eprintln!("it master {master:.3} lb {lb:.3} best {best_lb:.3} theta {theta:.4} alpha {alpha} found {}", found.len());
-        }
         if lb > best_lb || center.is_none() {
             best_lb = best_lb.max(lb);
             center = Some(p_sep.iter().map(|v| v / theta).collect());
@@ -870,7 +721,7 @@ pub(super) fn solve(
             }
             break;
         }
-        alpha = std::env::var("CG_ALPHA").ok().and_then(|v| v.parse().ok()).unwrap_or(0.5);
+        alpha = SMOOTHING;
         budget = limits.knapsack_nodes;
     }
     let master = sol.objective();
@@ -885,7 +736,6 @@ pub(super) fn solve(
             hint,
             limits.knapsack_nodes.saturating_mul(limits.certify_factor),
         );
-        if std::env::var("CG_DEBUG").is_ok() { eprintln!("certify lb {lb:.3} (best {best_lb:.3}, master {master:.3})"); }
         best_lb = best_lb.max(lb);
     }
     // the primal master for the pattern counts
@@ -900,7 +750,6 @@ pub(super) fn solve(
         patterns,
         lambda,
         bound: best_lb,
-        master,
     })
 }
 
@@ -963,6 +812,5 @@ mod tests {
         )
         .unwrap();
         assert!((o.bound - 10.0).abs() < 1e-6, "{o:?}");
-        assert!((o.master - 10.0).abs() < 1e-6);
     }
 }

@@ -131,7 +131,13 @@ impl<'p> State<'p> {
             index: FitIndex {
                 scale: {
                     let n = prob.pods.len().max(1) as f64;
-                    let mean = |d: usize| prob.pods.iter().map(|p| p.req[d].max(0) as f64).sum::<f64>() / n;
+                    let mean = |d: usize| {
+                        prob.pods
+                            .iter()
+                            .map(|p| p.req[d].max(0) as f64)
+                            .sum::<f64>()
+                            / n
+                    };
                     [1.0 / mean(0).max(1.0), 1.0 / mean(1).max(1.0)]
                 },
                 ..FitIndex::default()
@@ -603,8 +609,10 @@ fn lower_bound(prob: &Problem, fixed: &[bool], placeable: &[bool]) -> Result<(f6
 const LOOKAHEAD: usize = 48;
 /// The configuration LP runs when there are at most this many pod classes…
 const CG_MAX_CLASSES: usize = 1_500;
-/// …and classes × bin kinds is at most this.
+/// …and classes × bin kinds is at most this…
 const CG_MAX_CELLS: usize = 200_000;
+/// …and the pods to place are at least this many per class.
+const CG_MIN_PODS_PER_CLASS: usize = 8;
 /// Repacking pairs of bins runs when there are at most this many bins…
 const REPACK_MAX_BINS: usize = 400;
 /// …and offers…
@@ -621,11 +629,6 @@ const RR_WORK: usize = 500_000;
 const RR_MAX_ITERATIONS: usize = 10_000;
 /// …accepting results up to this share of the cost worse at first (less and less).
 const RR_THRESHOLD: f64 = 0.01;
-/// The integer master runs when the LP generated at most this many patterns…
-#[allow(dead_code)]
-const MIP_MAX_PATTERNS: usize = 5_000;
-/// …with this many branch-and-bound nodes.
-const MIP_NODES: u64 = 2_000;
 const CG_LIMITS: colgen::Limits = colgen::Limits {
     iterations: 2_000,
     knapsack_nodes: 500,
@@ -652,7 +655,6 @@ impl Solver for GreedySolver {
                 });
             }
         }
-        let t0 = std::time::Instant::now();
         let total_cap: [f64; 5] = prob.nodes.iter().fold([0.0; 5], |mut a, n| {
             for (d, v) in a.iter_mut().enumerate() {
                 *v += n.cap[d].max(1) as f64;
@@ -662,12 +664,22 @@ impl Solver for GreedySolver {
         let avg_price = prob.nodes.iter().map(|n| n.price).sum::<f64>().max(1e-9);
         let fallback: [f64; 5] = std::array::from_fn(|d| avg_price / total_cap[d].max(1.0) / 2.0);
         let mut st = State::new(prob, fallback);
-        let mut rel = relax(&st, &fixed);
-        eprintln!("TIMING relax {:?} classes {} kinds {}", t0.elapsed(), rel.classes.len(), rel.kinds.len());
-        let t0 = std::time::Instant::now();
+        // the configuration LP runs on replace problems that are small enough for it and where
+        // classes hold many identical pods (its patterns then say a lot; with pods that are
+        // nearly all different, its pricing is slow and ruin and recreate does better)
+        let to_place = prob
+            .pods
+            .iter()
+            .filter(|p| p.node.is_none() || p.blocker.is_none())
+            .count();
+        let mut rel = relax(&st, &fixed, |classes, kinds| {
+            config.mode == Mode::Replace
+                && classes > 0
+                && classes <= CG_MAX_CLASSES
+                && classes * kinds <= CG_MAX_CELLS
+                && to_place >= CG_MIN_PODS_PER_CLASS * classes
+        });
         let (agg_bound, y) = lower_bound(prob, &fixed, &rel.placeable)?;
-        eprintln!("TIMING lower_bound {:?}", t0.elapsed());
-        let t0 = std::time::Instant::now();
         // shadow prices, with a little of the fallback so that no dimension is free
         let w: [f64; 5] = if y.iter().any(|v| *v > 0.0) {
             std::array::from_fn(|d| y[d] + 1e-3 * fallback[d])
@@ -675,30 +687,25 @@ impl Solver for GreedySolver {
             fallback
         };
         st.set_weights(w);
-        for pods in &mut rel.class_pods {
-            pods.sort_by(|&a, &b| st.pval[b].total_cmp(&st.pval[a]).then(a.cmp(&b)));
-        }
-        // the configuration LP, when the problem is small enough for it
+        let cg = if rel.kinds.is_empty() {
+            None
+        } else {
+            for pods in &mut rel.class_pods {
+                pods.sort_by(|&a, &b| st.pval[b].total_cmp(&st.pval[a]).then(a.cmp(&b)));
+            }
+            colgen::solve(&rel.classes, &rel.kinds, &y, CG_LIMITS)
+        };
         let fixed_cost: f64 = (0..prob.nodes.len())
             .filter(|&i| fixed[i])
             .map(|i| prob.nodes[i].price)
             .sum();
-        let cg = if std::env::var("CG_OFF").is_err() && rel.classes.len() <= CG_MAX_CLASSES
-            && rel.classes.len() * rel.kinds.len() <= CG_MAX_CELLS
-        {
-            colgen::solve(&rel.classes, &rel.kinds, &y, colgen::Limits { iterations: std::env::var("CG_IT").ok().and_then(|v| v.parse().ok()).unwrap_or(CG_LIMITS.iterations), knapsack_nodes: std::env::var("CG_NODES").ok().and_then(|v| v.parse().ok()).unwrap_or(CG_LIMITS.knapsack_nodes), certify_factor: std::env::var("CG_CERT").ok().and_then(|v| v.parse().ok()).unwrap_or(CG_LIMITS.certify_factor), total_nodes: std::env::var("CG_TOTAL").ok().and_then(|v| v.parse().ok()).unwrap_or(CG_LIMITS.total_nodes) })
-        } else {
-            None
-        };
         let bound = match &cg {
             Some(o) => agg_bound.max(fixed_cost + o.bound),
             None => agg_bound,
         };
-        eprintln!("TIMING colgen {:?} agg {agg_bound} cg {:?} master {:?} patterns {:?}", t0.elapsed(), cg.as_ref().map(|o| fixed_cost + o.bound), cg.as_ref().map(|o| fixed_cost + o.master), cg.as_ref().map(|o| o.patterns.len()));
-        let t0 = std::time::Instant::now();
-        for i in 0..prob.nodes.len() {
+        for (i, &f) in fixed.iter().enumerate() {
             st.add_existing(i);
-            st.bins[i].fixed = fixed[i];
+            st.bins[i].fixed = f;
             st.open_bin(i);
         }
         // every pod where it runs now
@@ -709,42 +716,31 @@ impl Solver for GreedySolver {
                 None => pending.push(pi),
             }
         }
-        eprintln!("TIMING setup {:?}", t0.elapsed());
         let before: f64 = prob.nodes.iter().map(|n| n.price).sum();
         let mut steps = Vec::new();
         let mut seq = 0usize;
         match config.mode {
-            Mode::Remove => {
-                let t0 = std::time::Instant::now();
-                remove(&mut st, config, &mut steps);
-                eprintln!("TIMING remove {:?}", t0.elapsed());
-            }
+            Mode::Remove => remove(&mut st, config, &mut steps),
             Mode::Replace => {
                 let base = cg.as_ref().map(|_| st.clone());
                 replace(&mut st, config, &mut seq, &mut steps, None);
-                if let (Some(cg), Some(base)) = (&cg, base) {
+                // the same from the configuration LP's patterns; the better plan wins (more
+                // pods placed, then the lower cost)
+                if let (Some(cg), Some(mut st2)) = (&cg, base) {
                     let score = |st: &State<'_>| {
                         let placed = st.assign.iter().filter(|a| a.is_some()).count();
-                        let cost: f64 = st.bins.iter().filter(|b| b.open).map(|b| b.price).sum();
-                        (placed, cost)
+                        (placed, cost(st))
                     };
-                    for how in [Realize::Dive] {
-                        let mut st2 = base.clone();
-                        let (mut seq2, mut steps2) = (0, Vec::new());
-                        let td = std::time::Instant::now();
-                        replace(&mut st2, config, &mut seq2, &mut steps2, Some((&rel, cg, how)));
-                        eprintln!("TIMING dive {:?}", td.elapsed());
-                        let (a, b) = (score(&st), score(&st2));
-                        eprintln!("current {a:?} {how:?} {b:?}");
-                        if b.0 > a.0 || (b.0 == a.0 && b.1 < a.1 - 1e-9) {
-                            st = st2;
-                            steps = steps2;
-                        }
+                    let (mut seq2, mut steps2) = (0, Vec::new());
+                    replace(&mut st2, config, &mut seq2, &mut steps2, Some((&rel, cg)));
+                    let (a, b) = (score(&st), score(&st2));
+                    if b.0 > a.0 || (b.0 == a.0 && b.1 < a.1 - 1e-9) {
+                        st = st2;
+                        steps = steps2;
                     }
                 }
             }
         }
-        let t0 = std::time::Instant::now();
         // pods that were pending and are still unplaced: try to place them now
         let mut unplaced = Vec::new();
         for &pi in &pending {
@@ -849,7 +845,6 @@ impl Solver for GreedySolver {
         } else {
             0.0
         };
-        eprintln!("TIMING finish {:?}", t0.elapsed());
         Ok(Plan {
             mode: match config.mode {
                 Mode::Remove => "remove".into(),
@@ -1223,9 +1218,8 @@ fn partition(reqs: &[R], rooms: &[R], kinds: &[usize], budget: &mut usize) -> Op
             let r = self.reqs[self.order[k]];
             for s in 0..room.len() {
                 // interchangeable bins: an empty one is tried only if no earlier twin is empty
-                let twin_empty_before = (0..s).any(|t| {
-                    self.kinds[t] == self.kinds[s] && room[t] == room[s]
-                });
+                let twin_empty_before =
+                    (0..s).any(|t| self.kinds[t] == self.kinds[s] && room[t] == room[s]);
                 if twin_empty_before || !fits([0; 5], r, room[s]) {
                     continue;
                 }
@@ -1279,9 +1273,9 @@ fn try_repack(
             let lclass = (prob.nodes.len() + o) as u32;
             let hard_taints = hard(&of.taints);
             of.price < cost - 1e-9
-                && pods.iter().all(|&q| {
-                    st.node_fits(q, lclass, &of.labels, &of.taints, hard_taints, "new")
-                })
+                && pods
+                    .iter()
+                    .all(|&q| st.node_fits(q, lclass, &of.labels, &of.taints, hard_taints, "new"))
         })
         .collect();
     let room_of = |o: usize| sub(prob.offers[o].cap, prob.offers[o].overhead);
@@ -1413,9 +1407,10 @@ fn right_size(st: &mut State<'_>, seq: &mut usize) -> bool {
             let lclass = (prob.nodes.len() + o) as u32;
             let hard_taints = hard(&of.taints);
             if fits([0; 5], used, sub(of.cap, of.overhead))
-                && st.bins[b].pods.iter().all(|&q| {
-                    st.node_fits(q, lclass, &of.labels, &of.taints, hard_taints, "new")
-                })
+                && st.bins[b]
+                    .pods
+                    .iter()
+                    .all(|&q| st.node_fits(q, lclass, &of.labels, &of.taints, hard_taints, "new"))
             {
                 best = Some((of.price, o));
             }
@@ -1535,7 +1530,9 @@ fn ruin_recreate(st: &mut State<'_>, seq: &mut usize, iterations: usize) {
     let mut best_cost = current_cost;
     for it in 0..iterations {
         let open: Vec<usize> = (0..current.bins.len())
-            .filter(|&b| current.bins[b].open && !current.bins[b].fixed && !current.bins[b].pods.is_empty())
+            .filter(|&b| {
+                current.bins[b].open && !current.bins[b].fixed && !current.bins[b].pods.is_empty()
+            })
             .collect();
         if open.len() < 2 {
             break;
@@ -1621,7 +1618,10 @@ struct Relax {
 
 /// Builds the classes and kinds for the pods to place (movable and pending) and the bins a
 /// replace plan may use (offers, existing nodes no pod pins, the room on pinned ones).
-fn relax(st: &State<'_>, fixed: &[bool]) -> Relax {
+/// `full(classes, kinds)` says whether the configuration LP will run: only then is every
+/// class checked against every kind; otherwise `kinds` is left empty and a class is
+/// placeable as soon as one kind can hold it.
+fn relax(st: &State<'_>, fixed: &[bool], full: impl FnOnce(usize, usize) -> bool) -> Relax {
     let prob = st.prob;
     let mut index: HashMap<(R, u32, usize), usize> = HashMap::new();
     let mut reps: Vec<usize> = Vec::new();
@@ -1641,43 +1641,44 @@ fn relax(st: &State<'_>, fixed: &[bool]) -> Relax {
         });
         class_pods[c].push(p);
     }
-    let mut kinds = Vec::new();
+    // every kind of bin: (capacity, price, limit, node-rule class, labels, taints, name)
+    type Bins<'a> = (
+        R,
+        f64,
+        Option<i64>,
+        u32,
+        &'a BTreeMap<String, String>,
+        &'a [Taint],
+        &'a str,
+    );
+    let mut bins: Vec<Bins<'_>> = Vec::new();
     let mut sources = Vec::new();
-    let elig_of = |cap: R, lclass: u32, labels, taints: &[Taint], name: &str| -> Vec<bool> {
-        let hard_taints = hard(taints);
-        reps.iter()
-            .map(|&p| {
-                fits([0; 5], prob.pods[p].req, cap)
-                    && st.node_fits(p, lclass, labels, taints, hard_taints, name)
-            })
-            .collect()
-    };
     for (o, of) in prob.offers.iter().enumerate() {
-        let cap = sub(of.cap, of.overhead);
-        kinds.push(colgen::Kind {
-            cap,
-            price: of.price,
-            limit: None,
-            elig: elig_of(
-                cap,
-                (prob.nodes.len() + o) as u32,
-                &of.labels,
-                &of.taints,
-                "new",
-            ),
-        });
+        let lclass = (prob.nodes.len() + o) as u32;
+        bins.push((
+            sub(of.cap, of.overhead),
+            of.price,
+            None,
+            lclass,
+            &of.labels,
+            &of.taints,
+            "new",
+        ));
         sources.push(Source::Offer(o));
     }
     for group in node_classes(st, |i| !fixed[i]) {
         let Some(&i) = group.last() else { continue };
         let n = &prob.nodes[i];
-        let cap = sub(n.cap, n.overhead);
-        kinds.push(colgen::Kind {
-            cap,
-            price: n.price,
-            limit: Some(group.len() as i64),
-            elig: elig_of(cap, i as u32, &n.labels, &n.taints, &n.name),
-        });
+        let limit = Some(group.len() as i64);
+        bins.push((
+            sub(n.cap, n.overhead),
+            n.price,
+            limit,
+            i as u32,
+            &n.labels,
+            &n.taints,
+            &n.name,
+        ));
         sources.push(Source::Nodes(group));
     }
     let mut pinned_use: HashMap<usize, R> = HashMap::new();
@@ -1697,20 +1698,37 @@ fn relax(st: &State<'_>, fixed: &[bool]) -> Relax {
             sub(n.cap, n.overhead),
             pinned_use.get(&i).copied().unwrap_or([0; 5]),
         );
-        kinds.push(colgen::Kind {
-            cap,
-            price: 0.0,
-            limit: Some(1),
-            elig: elig_of(cap, i as u32, &n.labels, &n.taints, &n.name),
-        });
+        bins.push((cap, 0.0, Some(1), i as u32, &n.labels, &n.taints, &n.name));
         sources.push(Source::Fixed(i));
     }
+    let holds = |&(cap, _, _, lclass, labels, taints, name): &Bins<'_>, p: usize| {
+        fits([0; 5], prob.pods[p].req, cap)
+            && st.node_fits(p, lclass, labels, taints, hard(taints), name)
+    };
+    let mut kinds = Vec::new();
+    let any: Vec<bool> = if full(reps.len(), bins.len()) {
+        for k in &bins {
+            kinds.push(colgen::Kind {
+                cap: k.0,
+                price: k.1,
+                limit: k.2,
+                elig: reps.iter().map(|&p| holds(k, p)).collect(),
+            });
+        }
+        (0..reps.len())
+            .map(|c| kinds.iter().any(|k| k.elig[c]))
+            .collect()
+    } else {
+        sources.clear();
+        reps.iter()
+            .map(|&p| bins.iter().any(|k| holds(k, p)))
+            .collect()
+    };
     let mut placeable = vec![false; prob.pods.len()];
     let mut classes = Vec::new();
     for (c, pods) in class_pods.iter().enumerate() {
-        let any = kinds.iter().any(|k| k.elig[c]);
         for &p in pods {
-            placeable[p] = any;
+            placeable[p] = any[c];
         }
         classes.push(colgen::Class {
             req: prob.pods[reps[c]].req,
@@ -1724,15 +1742,6 @@ fn relax(st: &State<'_>, fixed: &[bool]) -> Relax {
         sources,
         placeable,
     }
-}
-
-/// How the configuration LP's patterns become bins.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Realize {
-    /// Round down, open the most used pattern, solve again, repeat.
-    Dive,
-    /// Solve the integer master (branch and bound, node-limited).
-    Integer,
 }
 
 /// Opens bins of the patterns and fills them with pods of their classes, every rule checked.
@@ -1832,7 +1841,11 @@ impl<'r> Realizer<'r> {
                     .kinds
                     .iter()
                     .any(|k| k.limit.is_none() && k.elig[c]);
-                if coverable { self.pools[c].len() as i64 } else { 0 }
+                if coverable {
+                    self.pools[c].len() as i64
+                } else {
+                    0
+                }
             })
             .collect();
         let limits = self
@@ -1850,26 +1863,11 @@ impl<'r> Realizer<'r> {
     }
 }
 
-/// Turns the configuration LP's patterns into bins (see [`Realize`]).
-fn realize(
-    st: &mut State<'_>,
-    relax: &Relax,
-    cg: &colgen::Outcome,
-    how: Realize,
-    seq: &mut usize,
-) {
+/// Turns the configuration LP's patterns into bins by diving: open the bins the LP solution
+/// uses whole (rounded down; the most used pattern when none is), re-solve the LP for the pods
+/// left, repeat. The construction then places what is left.
+fn realize(st: &mut State<'_>, relax: &Relax, cg: &colgen::Outcome, seq: &mut usize) {
     let mut r = Realizer::new(relax);
-    if how == Realize::Integer {
-        let (demand, limits) = r.left();
-        if let Some(x) = colgen::integer(&cg.patterns, &relax.kinds, &demand, &limits, MIP_NODES) {
-            for (j, &n) in x.iter().enumerate() {
-                if n > 0 {
-                    r.open(st, &cg.patterns[j], n as usize, seq);
-                }
-            }
-        }
-        return;
-    }
     let mut lambda = cg.lambda.clone();
     let mut before = r.left().0;
     for _ in 0..st.prob.pods.len().max(1) {
@@ -1908,7 +1906,7 @@ fn replace(
     config: &PackingConfig,
     seq: &mut usize,
     steps: &mut Vec<Step>,
-    patterns: Option<(&Relax, &colgen::Outcome, Realize)>,
+    patterns: Option<(&Relax, &colgen::Outcome)>,
 ) {
     let prob = st.prob;
     let origin: Vec<Option<usize>> = st.assign.clone();
@@ -1931,24 +1929,16 @@ fn replace(
     );
     order.sort_by(|&a, &b| st.pval[b].total_cmp(&st.pval[a]).then(a.cmp(&b)));
     let to_place = order.len();
-    if let Some((relax, cg, how)) = patterns {
-        realize(st, relax, cg, how, seq);
+    if let Some((relax, cg)) = patterns {
+        realize(st, relax, cg, seq);
         order.retain(|&p| st.assign[p].is_none());
     }
-    let t0 = std::time::Instant::now();
     construct(st, &order, seq);
-    eprintln!("TIMING construct {:?} w={:?}", t0.elapsed(), st.w);
-    summary(st, "construct");
-    let t0 = std::time::Instant::now();
     improve(st, config, seq);
-    summary(st, "improve");
-    eprintln!("TIMING improve {:?} cost {}", t0.elapsed(), cost(st));
     let pods = to_place;
     if config.improve_passes > 0 && pods > 0 && pods <= RR_MAX_PODS {
-        let t0 = std::time::Instant::now();
         ruin_recreate(st, seq, (RR_WORK / pods).min(RR_MAX_ITERATIONS));
         improve(st, config, seq);
-        eprintln!("TIMING rr {:?} cost {}", t0.elapsed(), cost(st));
     }
     // bins left empty cost money and hold nothing
     for b in 0..st.bins.len() {
@@ -2000,19 +1990,4 @@ fn replace(
             before - after,
         ));
     }
-}
-
-fn summary(st: &State<'_>, what: &str) {
-    if std::env::var("PACK_DEBUG").is_err() { return; }
-    let mut m: BTreeMap<String, (usize, f64, [f64; 5])> = BTreeMap::new();
-    for b in &st.bins {
-        if !b.open { continue; }
-        let t = match (b.existing, b.offer) { (Some(i), _) => format!("old:{}", st.prob.nodes[i].instance_type), (_, Some(o)) => st.prob.offers[o].instance_type.clone(), _ => "?".into() };
-        let e = m.entry(t).or_insert((0, 0.0, [0.0; 5]));
-        e.0 += 1; e.1 += b.price;
-        for d in 0..5 { if b.cap[d] > 0 { e.2[d] += b.used[d] as f64 / b.cap[d] as f64; } }
-    }
-    let total: f64 = m.values().map(|v| v.1).sum();
-    eprintln!("== {what}: total {total:.2}");
-    for (k, v) in &m { eprintln!("  {k:20} n={:5} cost={:9.2} util cpu {:.3} mem {:.3} pods {:.3} gpu {:.3}", v.0, v.1, v.2[0]/v.0 as f64, v.2[1]/v.0 as f64, v.2[2]/v.0 as f64, v.2[3]/v.0 as f64); }
 }
