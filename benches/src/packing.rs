@@ -718,6 +718,14 @@ pub fn peak_rss_kib() -> Option<u64> {
         .ok()
 }
 
+/// CPU time this thread has run, seconds (`/proc/thread-self/schedstat`, nanoseconds); `None`
+/// off Linux. On a shared machine it is what one core spent, whatever the wait for a core.
+pub fn thread_cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,11 +2,12 @@
 //! builds the synthetic cluster of `cloudoptim_benches::packing::scale_problem` and plans it.
 //!
 //! `packing-scale [remove|replace|both] [nodes] [pods]` (defaults: both, 5000, 150000). Run it
-//! under `/usr/bin/time -v` for the peak RSS as the kernel counts it; it also prints `VmHWM`.
+//! under `/usr/bin/time -v` for the peak RSS as the kernel counts it; it also prints `VmHWM`,
+//! and the CPU time of each plan beside its wall time (the solver runs on one thread).
 
 use std::time::Instant;
 
-use cloudoptim_benches::packing::{peak_rss_kib, scale_problem};
+use cloudoptim_benches::packing::{peak_rss_kib, scale_problem, thread_cpu_seconds};
 use cloudoptim_core::packing::{GreedySolver, Mode, PackingConfig, Solver};
 
 fn main() {
@@ -34,6 +35,7 @@ fn main() {
     for &mode in modes {
         let cfg = PackingConfig::default().with_mode(mode);
         let t = Instant::now();
+        let cpu0 = thread_cpu_seconds();
         let plan = match GreedySolver.plan(&problem, &cfg) {
             Ok(p) => p,
             Err(e) => {
@@ -42,9 +44,13 @@ fn main() {
             }
         };
         let secs = t.elapsed().as_secs_f64();
+        let cpu = match (cpu0, thread_cpu_seconds()) {
+            (Some(a), Some(b)) => format!("{:.3} s", b - a),
+            _ => "n/a".into(),
+        };
         let added = plan.nodes.iter().filter(|n| n.new).count();
         println!(
-            "{:?}: {:.3} s; ${:.2}/h -> ${:.2}/h (LP bound ${:.2}/h, gap {:.2} %); {} removed, {} added, {} moves, {} unplaced, {} steps; peak RSS {:.1} MiB",
+            "{:?}: {:.3} s wall, {cpu} CPU; ${:.2}/h -> ${:.2}/h (LP bound ${:.2}/h, gap {:.2} %); {} removed, {} added, {} moves, {} unplaced, {} steps; peak RSS {:.1} MiB",
             mode,
             secs,
             plan.cost_before_hourly,

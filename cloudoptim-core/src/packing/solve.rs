@@ -1,8 +1,13 @@
 //! The built-in solver: LP-priced best-fit-decreasing construction, then local search (bin
-//! elimination and right-sizing), with every scheduling constraint checked on every move.
+//! elimination, right-sizing, repacking groups of up to three bins onto cheaper offers, and on
+//! small problems ruin and recreate), with every scheduling constraint checked on every move.
+//! When the replace problem has few pod classes with many pods each, the configuration LP
+//! (column generation, see `colgen`) tightens the lower bound and a second plan is built from
+//! its patterns; the better plan wins.
 //!
-//! Open bins are kept in an index ordered by the LP value of their free capacity, so best fit
-//! looks at the bins that could hold a pod from the tightest up instead of scanning them all;
+//! Open bins are kept in an index ordered by their bottleneck (the least free CPU or memory, in
+//! average pods), so best fit looks at the bins that could hold a pod from the tightest up
+//! instead of scanning them all;
 //! node-side rules (taints, nodeSelector, node affinity) are evaluated once per pod class and
 //! node label set and cached; existing nodes that only differ by name are priced once when the
 //! construction chooses what to open.
