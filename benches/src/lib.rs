@@ -3,6 +3,7 @@
 //! This library holds what the benchmarks share: [`generate_monorepo`], a deterministic
 //! generator of a realistic platform monorepo for the IaC engine benchmark (`benches/iac.rs`).
 
+pub mod packing;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

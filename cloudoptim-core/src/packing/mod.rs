@@ -9,8 +9,10 @@
 //! - A [`Solver`] turns it into a [`Plan`]. The built-in [`GreedySolver`] runs `remove` (delete
 //!   nodes whose pods fit elsewhere, empty nodes first) or `replace` (re-pack every movable pod
 //!   onto kept nodes plus the cheapest new nodes: LP-priced best-fit-decreasing construction,
-//!   then bin elimination and right-sizing by local search).
+//!   then local search; when pods fall into few classes, a second plan from the configuration
+//!   LP's patterns, whose column generation also tightens the lower bound).
 
+mod colgen;
 mod model;
 mod solve;
 

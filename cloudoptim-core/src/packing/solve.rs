@@ -1,8 +1,13 @@
 //! The built-in solver: LP-priced best-fit-decreasing construction, then local search (bin
-//! elimination and right-sizing), with every scheduling constraint checked on every move.
+//! elimination, right-sizing, repacking groups of up to three bins onto cheaper offers, and on
+//! small problems ruin and recreate), with every scheduling constraint checked on every move.
+//! When the replace problem has few pod classes with many pods each, the configuration LP
+//! (column generation, see `colgen`) tightens the lower bound and a second plan is built from
+//! its patterns; the better plan wins.
 //!
-//! Open bins are kept in an index ordered by the LP value of their free capacity, so best fit
-//! looks at the bins that could hold a pod from the tightest up instead of scanning them all;
+//! Open bins are kept in an index ordered by their bottleneck (the least free CPU or memory, in
+//! average pods), so best fit looks at the bins that could hold a pod from the tightest up
+//! instead of scanning them all;
 //! node-side rules (taints, nodeSelector, node affinity) are evaluated once per pod class and
 //! node label set and cached; existing nodes that only differ by name are priced once when the
 //! construction chooses what to open.
@@ -12,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use microlp::{ComparisonOp, OptimizationDirection, Problem as Lp};
 
+use super::colgen;
 use super::model::Scope;
 use super::model::{R, add, fits, node_ok, sub};
 use super::{
@@ -25,6 +31,7 @@ use crate::model::Taint;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GreedySolver;
 
+#[derive(Clone)]
 struct Bin<'p> {
     name: String,
     zone: &'p str,
@@ -49,6 +56,7 @@ struct Bin<'p> {
 /// A pod's node-rule class is not cached (it matches on node names).
 const NO_CLASS: u32 = u32::MAX;
 
+#[derive(Clone)]
 struct State<'p> {
     prob: &'p Problem,
     bins: Vec<Bin<'p>>,
@@ -58,10 +66,8 @@ struct State<'p> {
     track_zones: bool,
     /// Linear value of a resource vector: the LP's shadow prices (or the fallback).
     w: [f64; 5],
-    /// Open bins by the value of their free capacity.
-    index: BTreeSet<(i64, usize)>,
-    /// Each open bin's key in `index`.
-    key: Vec<i64>,
+    /// Open bins: free capacity and the value of it, for best fit.
+    index: FitIndex,
     /// Pods without nodeSelector and required node affinity.
     simple: Vec<bool>,
     /// Pods with hostname anti-affinity.
@@ -127,8 +133,20 @@ impl<'p> State<'p> {
             zone_pods: HashMap::new(),
             track_zones,
             w,
-            index: BTreeSet::new(),
-            key: vec![],
+            index: FitIndex {
+                scale: {
+                    let n = prob.pods.len().max(1) as f64;
+                    let mean = |d: usize| {
+                        prob.pods
+                            .iter()
+                            .map(|p| p.req[d].max(0) as f64)
+                            .sum::<f64>()
+                            / n
+                    };
+                    [1.0 / mean(0).max(1.0), 1.0 / mean(1).max(1.0)]
+                },
+                ..FitIndex::default()
+            },
             simple: prob
                 .pods
                 .iter()
@@ -168,8 +186,54 @@ impl<'p> State<'p> {
             open: false,
             fixed: false,
         });
-        self.key.push(0);
         self.bins.len() - 1
+    }
+
+    /// Drops closed bins of new nodes (existing nodes keep their index), renumbering the rest.
+    fn compact(&mut self) {
+        let n = self.prob.nodes.len();
+        let keep: Vec<bool> = (0..self.bins.len())
+            .map(|b| b < n || self.bins[b].open)
+            .collect();
+        if keep.iter().all(|k| *k) {
+            return;
+        }
+        let mut map = vec![usize::MAX; self.bins.len()];
+        let mut next = 0;
+        for b in 0..self.bins.len() {
+            if keep[b] {
+                map[b] = next;
+                next += 1;
+            }
+        }
+        let old = std::mem::take(&mut self.bins);
+        self.bins = old
+            .into_iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(b, _)| b)
+            .collect();
+        for a in self.assign.iter_mut().flatten() {
+            *a = map[*a];
+        }
+        self.index = FitIndex {
+            scale: self.index.scale,
+            ..FitIndex::default()
+        };
+        for b in 0..self.bins.len() {
+            self.reindex(b);
+        }
+    }
+
+    /// Values pods at `w` (shadow prices).
+    fn set_weights(&mut self, w: [f64; 5]) {
+        self.w = w;
+        self.pval = self
+            .prob
+            .pods
+            .iter()
+            .map(|p| (0..5).map(|d| p.req[d] as f64 * w[d]).sum())
+            .collect();
     }
 
     /// A new bin of offer `o`, open.
@@ -192,7 +256,6 @@ impl<'p> State<'p> {
             open: false,
             fixed: false,
         });
-        self.key.push(0);
         let b = self.bins.len() - 1;
         self.open_bin(b);
         b
@@ -202,38 +265,26 @@ impl<'p> State<'p> {
         (0..5).map(|d| r[d] as f64 * self.w[d]).sum()
     }
 
-    fn key_of(&self, r: R) -> i64 {
-        (self.value(r) * 1e9).round() as i64
-    }
-
-    /// Index key of a bin: the value of its free capacity (overcommitted dimensions count 0).
-    fn free_key(&self, b: usize) -> i64 {
-        let free = sub(self.bins[b].cap, self.bins[b].used);
-        self.key_of(std::array::from_fn(|d| free[d].max(0)))
+    /// Puts bin `b` in the best-fit index with its free capacity and the value of it
+    /// (overcommitted dimensions count 0 in the value).
+    fn reindex(&mut self, b: usize) {
+        if self.bins[b].open {
+            self.index
+                .set(b, Some(sub(self.bins[b].cap, self.bins[b].used)));
+        }
     }
 
     fn open_bin(&mut self, b: usize) {
         if !self.bins[b].open {
             self.bins[b].open = true;
-            let k = self.free_key(b);
-            self.key[b] = k;
-            self.index.insert((k, b));
+            self.reindex(b);
         }
     }
 
     fn close_bin(&mut self, b: usize) {
         if self.bins[b].open {
             self.bins[b].open = false;
-            self.index.remove(&(self.key[b], b));
-        }
-    }
-
-    fn reindex(&mut self, b: usize) {
-        if self.bins[b].open {
-            self.index.remove(&(self.key[b], b));
-            let k = self.free_key(b);
-            self.key[b] = k;
-            self.index.insert((k, b));
+            self.index.set(b, None);
         }
     }
 
@@ -418,15 +469,53 @@ impl<'p> State<'p> {
         }
     }
 
-    /// Best fit: the open bin where the pod leaves the least value free. Open bins are
-    /// indexed by free value, so the first that can take the pod, from the pod's own value up,
-    /// is the best.
+    /// Best fit: the open bin with the least room in its bottleneck dimension that can take
+    /// the pod (ties: the lowest index).
     fn best_fit(&self, p: usize) -> Option<usize> {
-        let lo = self.key_of(self.prob.pods[p].req) - 1_000;
         self.index
-            .range((lo, 0)..)
-            .map(|&(_, b)| b)
-            .find(|&b| self.can_place(p, b))
+            .query(self.prob.pods[p].req, |&b| self.can_place(p, b))
+    }
+}
+
+/// Open bins for best fit, ordered by their bottleneck: the least free capacity over CPU and
+/// memory, each counted in units of the average pod's request. A bin with room for a pod has a
+/// bottleneck at least the pod's own, so a query scans from there up, and bins full in one
+/// dimension (free in the other) are never scanned.
+#[derive(Debug, Default, Clone)]
+struct FitIndex {
+    /// Units per millicore and per MiB.
+    scale: [f64; 2],
+    set: BTreeSet<(i64, usize)>,
+    /// Each bin's key while it is in `set`.
+    key: Vec<Option<i64>>,
+}
+
+impl FitIndex {
+    fn key_of(&self, r: R) -> i64 {
+        let k = (r[0].max(0) as f64 * self.scale[0]).min(r[1].max(0) as f64 * self.scale[1]);
+        (k * 1e6) as i64
+    }
+
+    /// Sets bin `b`'s free capacity (`None`: not a candidate).
+    fn set(&mut self, b: usize, free: Option<R>) {
+        if b >= self.key.len() {
+            self.key.resize(b + 1, None);
+        }
+        if let Some(k) = self.key[b].take() {
+            self.set.remove(&(k, b));
+        }
+        if let Some(f) = free {
+            let k = self.key_of(f);
+            self.key[b] = Some(k);
+            self.set.insert((k, b));
+        }
+    }
+
+    /// The tightest bin (then the lowest index) that `accept` takes, among those whose
+    /// bottleneck could hold `req`.
+    fn query(&self, req: R, accept: impl FnMut(&usize) -> bool) -> Option<usize> {
+        let lo = self.key_of(req) - 1;
+        self.set.range((lo, 0)..).map(|&(_, b)| b).find(accept)
     }
 }
 
@@ -438,7 +527,7 @@ const SCALE: [f64; 5] = [1000.0, 1024.0, 1.0, 1.0, 1024.0];
 /// min Σ price·x over offers and existing nodes (existing ≤ 1) such that capacity covers the
 /// movable pods' demand beyond what pinned nodes still have free. Integrality, fragmentation,
 /// zones and inter-pod rules are relaxed, so no plan can cost less.
-fn lower_bound(prob: &Problem, fixed: &[bool]) -> Result<(f64, [f64; 5])> {
+fn lower_bound(prob: &Problem, fixed: &[bool], placeable: &[bool]) -> Result<(f64, [f64; 5])> {
     let mut demand = [0f64; 5];
     let mut fixed_cost = 0.0;
     let mut free = [0f64; 5];
@@ -451,8 +540,11 @@ fn lower_bound(prob: &Problem, fixed: &[bool]) -> Result<(f64, [f64; 5])> {
             }
         }
     }
-    for p in &prob.pods {
+    for (i, p) in prob.pods.iter().enumerate() {
         let pinned = p.blocker.is_some() && p.node.is_some_and(|n| fixed[n]);
+        if !pinned && !placeable[i] {
+            continue; // no node could hold it: no plan pays for it
+        }
         for d in 0..5 {
             if pinned {
                 free[d] -= p.req[d] as f64;
@@ -520,6 +612,34 @@ fn lower_bound(prob: &Problem, fixed: &[bool]) -> Result<(f64, [f64; 5])> {
 }
 
 const LOOKAHEAD: usize = 48;
+/// The configuration LP runs when there are at most this many pod classes…
+const CG_MAX_CLASSES: usize = 1_500;
+/// …and classes × bin kinds is at most this…
+const CG_MAX_CELLS: usize = 200_000;
+/// …and the pods to place are at least this many per class.
+const CG_MIN_PODS_PER_CLASS: usize = 8;
+/// Repacking pairs of bins runs when there are at most this many bins…
+const REPACK_MAX_BINS: usize = 400;
+/// …and offers…
+const REPACK_MAX_OFFERS: usize = 200;
+/// …triples of bins when there are at most this many…
+const REPACK3_MAX_BINS: usize = 16;
+/// …with this many partition search nodes per pass.
+const REPACK_NODES: usize = 2_000_000;
+/// Ruin and recreate runs on problems of at most this many pods to place…
+const RR_MAX_PODS: usize = 2_000;
+/// …for this many pods re-placed in all…
+const RR_WORK: usize = 500_000;
+/// …and at most this many rounds…
+const RR_MAX_ITERATIONS: usize = 10_000;
+/// …accepting results up to this share of the cost worse at first (less and less).
+const RR_THRESHOLD: f64 = 0.01;
+const CG_LIMITS: colgen::Limits = colgen::Limits {
+    iterations: 2_000,
+    knapsack_nodes: 500,
+    certify_factor: 1_000,
+    total_nodes: 30_000_000,
+};
 
 impl Solver for GreedySolver {
     fn name(&self) -> &str {
@@ -540,7 +660,6 @@ impl Solver for GreedySolver {
                 });
             }
         }
-        let (bound, y) = lower_bound(prob, &fixed)?;
         let total_cap: [f64; 5] = prob.nodes.iter().fold([0.0; 5], |mut a, n| {
             for (d, v) in a.iter_mut().enumerate() {
                 *v += n.cap[d].max(1) as f64;
@@ -549,16 +668,49 @@ impl Solver for GreedySolver {
         });
         let avg_price = prob.nodes.iter().map(|n| n.price).sum::<f64>().max(1e-9);
         let fallback: [f64; 5] = std::array::from_fn(|d| avg_price / total_cap[d].max(1.0) / 2.0);
+        let mut st = State::new(prob, fallback);
+        // the configuration LP runs on replace problems that are small enough for it and where
+        // classes hold many identical pods (its patterns then say a lot; with pods that are
+        // nearly all different, its pricing is slow and ruin and recreate does better)
+        let to_place = prob
+            .pods
+            .iter()
+            .filter(|p| p.node.is_none() || p.blocker.is_none())
+            .count();
+        let mut rel = relax(&st, &fixed, |classes, kinds| {
+            config.mode == Mode::Replace
+                && classes > 0
+                && classes <= CG_MAX_CLASSES
+                && classes * kinds <= CG_MAX_CELLS
+                && to_place >= CG_MIN_PODS_PER_CLASS * classes
+        });
+        let (agg_bound, y) = lower_bound(prob, &fixed, &rel.placeable)?;
         // shadow prices, with a little of the fallback so that no dimension is free
         let w: [f64; 5] = if y.iter().any(|v| *v > 0.0) {
             std::array::from_fn(|d| y[d] + 1e-3 * fallback[d])
         } else {
             fallback
         };
-        let mut st = State::new(prob, w);
-        for (i, f) in fixed.iter().enumerate() {
+        st.set_weights(w);
+        let cg = if rel.kinds.is_empty() {
+            None
+        } else {
+            for pods in &mut rel.class_pods {
+                pods.sort_by(|&a, &b| st.pval[b].total_cmp(&st.pval[a]).then(a.cmp(&b)));
+            }
+            colgen::solve(&rel.classes, &rel.kinds, &y, CG_LIMITS)
+        };
+        let fixed_cost: f64 = (0..prob.nodes.len())
+            .filter(|&i| fixed[i])
+            .map(|i| prob.nodes[i].price)
+            .sum();
+        let bound = match &cg {
+            Some(o) => agg_bound.max(fixed_cost + o.bound),
+            None => agg_bound,
+        };
+        for (i, &f) in fixed.iter().enumerate() {
             st.add_existing(i);
-            st.bins[i].fixed = *f;
+            st.bins[i].fixed = f;
             st.open_bin(i);
         }
         // every pod where it runs now
@@ -574,7 +726,25 @@ impl Solver for GreedySolver {
         let mut seq = 0usize;
         match config.mode {
             Mode::Remove => remove(&mut st, config, &mut steps),
-            Mode::Replace => replace(&mut st, config, &mut seq, &mut steps),
+            Mode::Replace => {
+                let base = cg.as_ref().map(|_| st.clone());
+                replace(&mut st, config, &mut seq, &mut steps, None);
+                // the same from the configuration LP's patterns; the better plan wins (more
+                // pods placed, then the lower cost)
+                if let (Some(cg), Some(mut st2)) = (&cg, base) {
+                    let score = |st: &State<'_>| {
+                        let placed = st.assign.iter().filter(|a| a.is_some()).count();
+                        (placed, cost(st))
+                    };
+                    let (mut seq2, mut steps2) = (0, Vec::new());
+                    replace(&mut st2, config, &mut seq2, &mut steps2, Some((&rel, cg)));
+                    let (a, b) = (score(&st), score(&st2));
+                    if b.0 > a.0 || (b.0 == a.0 && b.1 < a.1 - 1e-9) {
+                        st = st2;
+                        steps = steps2;
+                    }
+                }
+            }
         }
         // pods that were pending and are still unplaced: try to place them now
         let mut unplaced = Vec::new();
@@ -823,7 +993,7 @@ fn remove(st: &mut State<'_>, config: &PackingConfig, steps: &mut Vec<Step>) {
 /// Closed existing nodes, grouped by everything the pods' rules can tell apart (type, zone,
 /// capacity type, price, capacity, group, taints and the labels some pod selects on; the name
 /// only when a pod matches on names), each group's nodes in reverse index order.
-fn node_classes(st: &State<'_>) -> Vec<Vec<usize>> {
+fn node_classes(st: &State<'_>, take: impl Fn(usize) -> bool) -> Vec<Vec<usize>> {
     let prob = st.prob;
     let mut keys: BTreeSet<&str> = BTreeSet::new();
     let mut by_name = false;
@@ -836,7 +1006,7 @@ fn node_classes(st: &State<'_>) -> Vec<Vec<usize>> {
     }
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, n) in prob.nodes.iter().enumerate() {
-        if st.bins[i].open || st.bins[i].fixed {
+        if !take(i) {
             continue;
         }
         let selected: Vec<(&str, Option<&String>)> =
@@ -870,12 +1040,13 @@ enum Choice {
 }
 
 /// Value per dollar of the lookahead pods that a new bin of this kind would hold (first fit in
-/// order), if the pod `p` itself may go there.
+/// order), if the pod `p` itself may go there. The lookahead comes as runs of identical pods
+/// (representative, count).
 #[allow(clippy::too_many_arguments)]
 fn score(
     st: &State<'_>,
     p: usize,
-    look: &[usize],
+    look: &[(usize, i64)],
     cap: R,
     price: f64,
     lclass: u32,
@@ -893,11 +1064,16 @@ fn score(
     }
     let mut used = [0; 5];
     let mut v = 0.0;
-    for &q in look {
+    for &(q, n) in look {
         let req = prob.pods[q].req;
-        if fits(used, req, cap) && st.node_fits(q, lclass, labels, taints, hard_taints, "new") {
-            used = add(used, req);
-            v += st.pval[q];
+        // as many of the run as fit, one after the other
+        let m = (0..5)
+            .filter(|&d| req[d] > 0)
+            .map(|d| (cap[d] - used[d]) / req[d])
+            .fold(n, i64::min);
+        if m > 0 && st.node_fits(q, lclass, labels, taints, hard_taints, "new") {
+            used = std::array::from_fn(|d| used[d] + m * req[d]);
+            v += m as f64 * st.pval[q];
         }
     }
     Some(v / price.max(1e-9))
@@ -908,7 +1084,17 @@ fn score(
 /// dollar of the next pods.
 fn construct(st: &mut State<'_>, order: &[usize], seq: &mut usize) {
     let prob = st.prob;
-    let mut classes = node_classes(st);
+    let mut classes = node_classes(st, |i| !st.bins[i].open && !st.bins[i].fixed);
+    // where each run of identical pods (same requests and node-rule class) ends
+    let mut run_end = vec![order.len(); order.len()];
+    for k in (0..order.len().saturating_sub(1)).rev() {
+        let (a, b) = (order[k], order[k + 1]);
+        run_end[k] = if prob.pods[a].req == prob.pods[b].req && st.pclass[a] == st.pclass[b] {
+            run_end[k + 1]
+        } else {
+            k + 1
+        };
+    }
     let mut k = 0;
     while k < order.len() {
         let p = order[k];
@@ -917,7 +1103,15 @@ fn construct(st: &mut State<'_>, order: &[usize], seq: &mut usize) {
             k += 1;
             continue;
         }
-        let look = &order[k..order.len().min(k + LOOKAHEAD)];
+        let end = order.len().min(k + LOOKAHEAD);
+        let mut look = Vec::new();
+        let mut i = k;
+        while i < end {
+            let j = run_end[i].min(end);
+            look.push((order[i], (j - i) as i64));
+            i = j;
+        }
+        let look = &look[..];
         let mut best: Option<(f64, Choice)> = None;
         for (ci, list) in classes.iter().enumerate() {
             let Some(&i) = list.last() else { continue };
@@ -987,86 +1181,738 @@ fn construct(st: &mut State<'_>, order: &[usize], seq: &mut usize) {
     }
 }
 
+/// Which of the bins of room `rooms` each pod (requests `reqs`) goes to so that all fit, every
+/// pod whole: depth-first, largest pod first, under a node budget. Bins of the same offer
+/// (`kinds`) are interchangeable, so a pod never opens a later one of them before an earlier.
+fn partition(reqs: &[R], rooms: &[R], kinds: &[usize], budget: &mut usize) -> Option<Vec<usize>> {
+    let n = reqs.len();
+    let mut big = [1i64; 5];
+    for r in rooms {
+        for d in 0..5 {
+            big[d] = big[d].max(r[d]);
+        }
+    }
+    let size = |r: &R| (0..5).map(|d| r[d] as f64 / big[d] as f64).sum::<f64>();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&x, &y| size(&reqs[y]).total_cmp(&size(&reqs[x])).then(x.cmp(&y)));
+    let mut rest = vec![[0i64; 5]; n + 1];
+    for k in (0..n).rev() {
+        rest[k] = add(rest[k + 1], reqs[order[k]]);
+    }
+    struct Search<'a> {
+        order: &'a [usize],
+        reqs: &'a [R],
+        rest: &'a [R],
+        kinds: &'a [usize],
+        side: Vec<usize>,
+        budget: &'a mut usize,
+    }
+    impl Search<'_> {
+        fn go(&mut self, k: usize, room: &mut [R]) -> bool {
+            if k == self.order.len() {
+                return true;
+            }
+            if *self.budget == 0 {
+                return false;
+            }
+            *self.budget -= 1;
+            let free = room.iter().fold([0i64; 5], |a, r| add(a, *r));
+            if (0..5).any(|d| self.rest[k][d] > free[d]) {
+                return false;
+            }
+            let r = self.reqs[self.order[k]];
+            for s in 0..room.len() {
+                // interchangeable bins: an empty one is tried only if no earlier twin is empty
+                let twin_empty_before =
+                    (0..s).any(|t| self.kinds[t] == self.kinds[s] && room[t] == room[s]);
+                if twin_empty_before || !fits([0; 5], r, room[s]) {
+                    continue;
+                }
+                room[s] = sub(room[s], r);
+                self.side[self.order[k]] = s;
+                if self.go(k + 1, room) {
+                    return true;
+                }
+                room[s] = add(room[s], r);
+            }
+            false
+        }
+    }
+    let mut room = rooms.to_vec();
+    let mut search = Search {
+        order: &order,
+        reqs,
+        rest: &rest,
+        kinds,
+        side: vec![0; n],
+        budget,
+    };
+    search.go(0, &mut room).then_some(search.side)
+}
+
+/// Repacks the pods of bins `group` (one to three) into at most one more new bin (three at
+/// most) that cost less together: the cheapest choice of offers that the pods split between. Every rule is
+/// checked on the way in; on failure everything goes back.
+fn try_repack(
+    st: &mut State<'_>,
+    group: &[usize],
+    offers: &[usize],
+    seq: &mut usize,
+    budget: &mut usize,
+) -> bool {
+    let prob = st.prob;
+    let pods: Vec<usize> = group
+        .iter()
+        .flat_map(|&b| st.bins[b].pods.clone())
+        .collect();
+    if pods.is_empty() {
+        return false;
+    }
+    let cost: f64 = group.iter().map(|&b| st.bins[b].price).sum();
+    let total = pods.iter().fold([0; 5], |a, &p| add(a, prob.pods[p].req));
+    let cands: Vec<usize> = offers
+        .iter()
+        .copied()
+        .filter(|&o| {
+            let of = &prob.offers[o];
+            let lclass = (prob.nodes.len() + o) as u32;
+            let hard_taints = hard(&of.taints);
+            of.price < cost - 1e-9
+                && pods
+                    .iter()
+                    .all(|&q| st.node_fits(q, lclass, &of.labels, &of.taints, hard_taints, "new"))
+        })
+        .collect();
+    let room_of = |o: usize| sub(prob.offers[o].cap, prob.offers[o].overhead);
+    // choices of up to |group| offers (non-decreasing in `cands` order) cheaper than now, with
+    // room for the total, cheapest first
+    let mut options: Vec<(f64, Vec<usize>)> = Vec::new();
+    let mut stack: Vec<(Vec<usize>, usize, f64, R)> = vec![(vec![], 0, 0.0, [0; 5])];
+    while let Some((chosen, from, price, room)) = stack.pop() {
+        if !chosen.is_empty() && fits([0; 5], total, room) {
+            options.push((price, chosen.clone()));
+        }
+        if chosen.len() >= (group.len() + 1).min(3) {
+            continue;
+        }
+        for (i, &o) in cands.iter().enumerate().skip(from) {
+            let p = price + prob.offers[o].price;
+            if p >= cost - 1e-9 {
+                break; // cands are by price
+            }
+            let mut c = chosen.clone();
+            c.push(o);
+            stack.push((c, i, p, add(room, room_of(o))));
+        }
+    }
+    options.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let reqs: Vec<R> = pods.iter().map(|&p| prob.pods[p].req).collect();
+    for (_, chosen) in options {
+        if *budget == 0 {
+            return false;
+        }
+        let rooms: Vec<R> = chosen.iter().map(|&o| room_of(o)).collect();
+        let side = if chosen.len() == 1 {
+            Some(vec![0; pods.len()])
+        } else {
+            partition(&reqs, &rooms, &chosen, budget)
+        };
+        let Some(side) = side else { continue };
+        // apply
+        let origin: Vec<Option<usize>> = pods.iter().map(|&p| st.assign[p]).collect();
+        for &p in &pods {
+            st.unplace(p);
+        }
+        let new: Vec<usize> = chosen
+            .iter()
+            .map(|&o| {
+                *seq += 1;
+                st.add_offer(o, *seq)
+            })
+            .collect();
+        let mut ok = true;
+        for (i, &p) in pods.iter().enumerate() {
+            let t = new[side[i]];
+            if st.can_place(p, t) {
+                st.place(p, t);
+            } else {
+                ok = false;
+                break;
+            }
+        }
+        if ok {
+            for &b in group {
+                st.close_bin(b);
+            }
+            for &b in &new {
+                if st.bins[b].pods.is_empty() {
+                    st.close_bin(b);
+                }
+            }
+            return true;
+        }
+        for &p in &pods {
+            st.unplace(p);
+        }
+        for &b in &new {
+            st.close_bin(b);
+        }
+        for (&p, b) in pods.iter().zip(origin) {
+            if let Some(b) = b {
+                st.place(p, b);
+            }
+        }
+        return false;
+    }
+    false
+}
+
 /// Local search: eliminate bins whose pods fit elsewhere (least value per dollar first), then
 /// right-size each bin to the cheapest offer in its zone that holds its pods.
 fn improve(st: &mut State<'_>, config: &PackingConfig, seq: &mut usize) {
-    let prob = st.prob;
     for _ in 0..config.improve_passes {
-        let mut improved = false;
-        // 1. eliminate bins whose pods fit elsewhere, emptiest first
-        let mut cands: Vec<(f64, usize)> = (0..st.bins.len())
-            .filter(|&b| st.bins[b].open && !st.bins[b].fixed)
-            .map(|b| (st.value(st.bins[b].used) / st.bins[b].price.max(1e-9), b))
-            .collect();
-        cands.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        for (_, c) in cands.into_iter().take(512) {
-            if evacuate(st, c).is_some() {
-                improved = true;
-            }
-        }
-        // 2. right-size: the cheapest offer in the same zone that still fits the bin's pods
-        for b in 0..st.bins.len() {
-            if !st.bins[b].open || st.bins[b].fixed || st.bins[b].pods.is_empty() {
-                continue;
-            }
-            let used = st.bins[b].used;
-            let zone = st.bins[b].zone;
-            let price = st.bins[b].price;
-            let mut best: Option<(f64, usize)> = None;
-            for (o, of) in prob.offers.iter().enumerate() {
-                if of.zone != zone
-                    || of.price >= price - 1e-9
-                    || best.is_some_and(|(p, _)| of.price >= p)
-                {
-                    continue;
-                }
-                let lclass = (prob.nodes.len() + o) as u32;
-                let hard_taints = hard(&of.taints);
-                if fits([0; 5], used, sub(of.cap, of.overhead))
-                    && st.bins[b].pods.iter().all(|&q| {
-                        st.node_fits(q, lclass, &of.labels, &of.taints, hard_taints, "new")
-                    })
-                {
-                    best = Some((of.price, o));
-                }
-            }
-            if let Some((_, o)) = best {
-                *seq += 1;
-                let nb = st.add_offer(o, *seq);
-                let pods = st.bins[b].pods.clone();
-                for &q in &pods {
-                    st.unplace(q);
-                }
-                let mut ok = true;
-                for &q in &pods {
-                    if st.can_place(q, nb) {
-                        st.place(q, nb);
-                    } else {
-                        ok = false;
-                        break;
-                    }
-                }
-                if ok {
-                    st.close_bin(b);
-                    improved = true;
-                } else {
-                    for &q in &pods {
-                        st.unplace(q);
-                    }
-                    st.close_bin(nb);
-                    for &q in &pods {
-                        st.place(q, b);
-                    }
-                }
-            }
-        }
+        let mut improved = eliminate(st);
+        improved |= right_size(st, seq);
+        improved |= repack(st, seq);
         if !improved {
             break;
         }
     }
 }
 
-fn replace(st: &mut State<'_>, config: &PackingConfig, seq: &mut usize, steps: &mut Vec<Step>) {
+/// Eliminates bins whose pods fit in the other open bins, least value per dollar first.
+fn eliminate(st: &mut State<'_>) -> bool {
+    let mut cands: Vec<(f64, usize)> = (0..st.bins.len())
+        .filter(|&b| st.bins[b].open && !st.bins[b].fixed)
+        .map(|b| (st.value(st.bins[b].used) / st.bins[b].price.max(1e-9), b))
+        .collect();
+    cands.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut improved = false;
+    for (_, c) in cands.into_iter().take(512) {
+        improved |= evacuate(st, c).is_some();
+    }
+    improved
+}
+
+/// Moves each bin's pods to a new node of the cheapest offer (any zone) that holds them all.
+fn right_size(st: &mut State<'_>, seq: &mut usize) -> bool {
+    let prob = st.prob;
+    let mut improved = false;
+    for b in 0..st.bins.len() {
+        if !st.bins[b].open || st.bins[b].fixed || st.bins[b].pods.is_empty() {
+            continue;
+        }
+        let used = st.bins[b].used;
+        let price = st.bins[b].price;
+        let mut best: Option<(f64, usize)> = None;
+        for (o, of) in prob.offers.iter().enumerate() {
+            if of.price >= price - 1e-9 || best.is_some_and(|(p, _)| of.price >= p) {
+                continue;
+            }
+            let lclass = (prob.nodes.len() + o) as u32;
+            let hard_taints = hard(&of.taints);
+            if fits([0; 5], used, sub(of.cap, of.overhead))
+                && st.bins[b]
+                    .pods
+                    .iter()
+                    .all(|&q| st.node_fits(q, lclass, &of.labels, &of.taints, hard_taints, "new"))
+            {
+                best = Some((of.price, o));
+            }
+        }
+        if let Some((_, o)) = best {
+            *seq += 1;
+            let nb = st.add_offer(o, *seq);
+            let pods = st.bins[b].pods.clone();
+            for &q in &pods {
+                st.unplace(q);
+            }
+            let mut ok = true;
+            for &q in &pods {
+                if st.can_place(q, nb) {
+                    st.place(q, nb);
+                } else {
+                    ok = false;
+                    break;
+                }
+            }
+            if ok {
+                st.close_bin(b);
+                improved = true;
+            } else {
+                for &q in &pods {
+                    st.unplace(q);
+                }
+                st.close_bin(nb);
+                for &q in &pods {
+                    st.place(q, b);
+                }
+            }
+        }
+    }
+    improved
+}
+
+/// Repacks each bin, then each pair of bins, into one or two that cost less (small problems).
+fn repack(st: &mut State<'_>, seq: &mut usize) -> bool {
+    let prob = st.prob;
+    let open: Vec<usize> = (0..st.bins.len())
+        .filter(|&b| st.bins[b].open && !st.bins[b].fixed && !st.bins[b].pods.is_empty())
+        .collect();
+    if open.len() > REPACK_MAX_BINS || prob.offers.len() > REPACK_MAX_OFFERS {
+        return false;
+    }
+    let mut offers: Vec<usize> = (0..prob.offers.len()).collect();
+    offers.sort_by(|&a, &b| {
+        prob.offers[a]
+            .price
+            .total_cmp(&prob.offers[b].price)
+            .then(a.cmp(&b))
+    });
+    let mut budget = REPACK_NODES;
+    let mut improved = false;
+    for &b in &open {
+        if st.bins[b].open && try_repack(st, &[b], &offers, seq, &mut budget) {
+            improved = true;
+        }
+    }
+    for i in 0..open.len() {
+        for j in i + 1..open.len() {
+            let (a, b) = (open[i], open[j]);
+            if st.bins[a].open
+                && st.bins[b].open
+                && try_repack(st, &[a, b], &offers, seq, &mut budget)
+            {
+                improved = true;
+            }
+        }
+    }
+    if open.len() <= REPACK3_MAX_BINS {
+        for i in 0..open.len() {
+            for j in i + 1..open.len() {
+                for k in j + 1..open.len() {
+                    let g = [open[i], open[j], open[k]];
+                    if g.iter().all(|&b| st.bins[b].open)
+                        && try_repack(st, &g, &offers, seq, &mut budget)
+                    {
+                        improved = true;
+                    }
+                }
+            }
+        }
+    }
+    improved
+}
+
+/// SplitMix64, for the ruin-and-recreate search (seeded: plans are reproducible).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn cost(st: &State<'_>) -> f64 {
+    st.bins.iter().filter(|b| b.open).map(|b| b.price).sum()
+}
+
+/// Ruin and recreate (small problems): take the pods off a few bins (some chosen at random,
+/// the emptiest more often), close those bins, put the pods back by the construction (best fit,
+/// then the best new bins for them), right-size; keep the result when it costs no more.
+fn ruin_recreate(st: &mut State<'_>, seq: &mut usize, iterations: usize) {
+    let mut rng = Rng(0x5EED ^ st.prob.pods.len() as u64);
+    let mut current = st.clone();
+    let mut current_cost = cost(&current);
+    let mut best_cost = current_cost;
+    for it in 0..iterations {
+        let open: Vec<usize> = (0..current.bins.len())
+            .filter(|&b| {
+                current.bins[b].open && !current.bins[b].fixed && !current.bins[b].pods.is_empty()
+            })
+            .collect();
+        if open.len() < 2 {
+            break;
+        }
+        let mut cand = current.clone();
+        let k = 1 + rng.below(4.min(open.len()));
+        let mut ruined: Vec<usize> = Vec::new();
+        if rng.below(2) == 0 {
+            // the emptiest bin (by value per dollar) and k - 1 others
+            let e = *open
+                .iter()
+                .min_by(|&&a, &&b| {
+                    let va = cand.value(cand.bins[a].used) / cand.bins[a].price.max(1e-9);
+                    let vb = cand.value(cand.bins[b].used) / cand.bins[b].price.max(1e-9);
+                    va.total_cmp(&vb).then(a.cmp(&b))
+                })
+                .unwrap_or(&open[0]);
+            ruined.push(e);
+        }
+        while ruined.len() < k {
+            let b = open[rng.below(open.len())];
+            if !ruined.contains(&b) {
+                ruined.push(b);
+            }
+        }
+        let mut pods: Vec<usize> = Vec::new();
+        for &b in &ruined {
+            let ps = cand.bins[b].pods.clone();
+            for &p in &ps {
+                cand.unplace(p);
+            }
+            cand.close_bin(b);
+            pods.extend(ps);
+        }
+        pods.sort_by(|&a, &b| cand.pval[b].total_cmp(&cand.pval[a]).then(a.cmp(&b)));
+        // a little noise in the order now and then
+        if it % 3 == 2 && pods.len() > 2 {
+            let i = rng.below(pods.len() - 1);
+            pods.swap(i, i + 1);
+        }
+        construct(&mut cand, &pods, seq);
+        if pods.iter().any(|&p| cand.assign[p].is_none()) {
+            continue;
+        }
+        right_size(&mut cand, seq);
+        let c = cost(&cand);
+        // threshold accepting: a little worse is fine early on, never at the end
+        let threshold = RR_THRESHOLD * best_cost * (1.0 - it as f64 / iterations as f64);
+        if c <= current_cost + threshold + 1e-9 {
+            cand.compact();
+            current = cand;
+            current_cost = c;
+            if c < best_cost - 1e-9 {
+                best_cost = c;
+                *st = current.clone();
+            }
+        }
+    }
+}
+
+/// Where the bins of a kind of the configuration LP come from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// New nodes of an offer.
+    Offer(usize),
+    /// Closed existing nodes that only differ by name.
+    Nodes(Vec<usize>),
+    /// The room left on a pinned node.
+    Fixed(usize),
+}
+
+/// The replace problem as the configuration LP sees it: pods to place grouped into classes
+/// (same requests and node-rule class), bins grouped into kinds.
+struct Relax {
+    classes: Vec<colgen::Class>,
+    /// Pods of each class, in construction order.
+    class_pods: Vec<Vec<usize>>,
+    kinds: Vec<colgen::Kind>,
+    sources: Vec<Source>,
+    /// Pods that some kind could hold (the others are left out of every bound).
+    placeable: Vec<bool>,
+}
+
+/// Builds the classes and kinds for the pods to place (movable and pending) and the bins a
+/// replace plan may use (offers, existing nodes no pod pins, the room on pinned ones).
+/// `full(classes, kinds)` says whether the configuration LP will run: only then is every
+/// class checked against every kind; otherwise `kinds` is left empty and a class is
+/// placeable as soon as one kind can hold it.
+fn relax(st: &State<'_>, fixed: &[bool], full: impl FnOnce(usize, usize) -> bool) -> Relax {
+    let prob = st.prob;
+    let mut index: HashMap<(R, u32, usize), usize> = HashMap::new();
+    let mut reps: Vec<usize> = Vec::new();
+    let mut class_pods: Vec<Vec<usize>> = Vec::new();
+    let mut order: Vec<usize> = (0..prob.pods.len())
+        .filter(|&p| prob.pods[p].node.is_none() || prob.pods[p].blocker.is_none())
+        .collect();
+    order.sort_by(|&a, &b| st.pval[b].total_cmp(&st.pval[a]).then(a.cmp(&b)));
+    for &p in &order {
+        let pc = st.pclass[p];
+        // pods matching on node names are classes of their own
+        let key = (prob.pods[p].req, pc, if pc == NO_CLASS { p } else { 0 });
+        let c = *index.entry(key).or_insert_with(|| {
+            reps.push(p);
+            class_pods.push(vec![]);
+            reps.len() - 1
+        });
+        class_pods[c].push(p);
+    }
+    // every kind of bin: (capacity, price, limit, node-rule class, labels, taints, name)
+    type Bins<'a> = (
+        R,
+        f64,
+        Option<i64>,
+        u32,
+        &'a BTreeMap<String, String>,
+        &'a [Taint],
+        &'a str,
+    );
+    let mut bins: Vec<Bins<'_>> = Vec::new();
+    let mut sources = Vec::new();
+    for (o, of) in prob.offers.iter().enumerate() {
+        let lclass = (prob.nodes.len() + o) as u32;
+        bins.push((
+            sub(of.cap, of.overhead),
+            of.price,
+            None,
+            lclass,
+            &of.labels,
+            &of.taints,
+            "new",
+        ));
+        sources.push(Source::Offer(o));
+    }
+    for group in node_classes(st, |i| !fixed[i]) {
+        let Some(&i) = group.last() else { continue };
+        let n = &prob.nodes[i];
+        let limit = Some(group.len() as i64);
+        bins.push((
+            sub(n.cap, n.overhead),
+            n.price,
+            limit,
+            i as u32,
+            &n.labels,
+            &n.taints,
+            &n.name,
+        ));
+        sources.push(Source::Nodes(group));
+    }
+    let mut pinned_use: HashMap<usize, R> = HashMap::new();
+    for p in &prob.pods {
+        if let (Some(_), Some(n)) = (&p.blocker, p.node)
+            && fixed[n]
+        {
+            let u = pinned_use.entry(n).or_insert([0; 5]);
+            *u = add(*u, p.req);
+        }
+    }
+    for (i, n) in prob.nodes.iter().enumerate() {
+        if !fixed[i] {
+            continue;
+        }
+        let cap = sub(
+            sub(n.cap, n.overhead),
+            pinned_use.get(&i).copied().unwrap_or([0; 5]),
+        );
+        bins.push((cap, 0.0, Some(1), i as u32, &n.labels, &n.taints, &n.name));
+        sources.push(Source::Fixed(i));
+    }
+    let holds = |&(cap, _, _, lclass, labels, taints, name): &Bins<'_>, p: usize| {
+        fits([0; 5], prob.pods[p].req, cap)
+            && st.node_fits(p, lclass, labels, taints, hard(taints), name)
+    };
+    let mut kinds = Vec::new();
+    let any: Vec<bool> = if full(reps.len(), bins.len()) {
+        for k in &bins {
+            kinds.push(colgen::Kind {
+                cap: k.0,
+                price: k.1,
+                limit: k.2,
+                elig: reps.iter().map(|&p| holds(k, p)).collect(),
+            });
+        }
+        (0..reps.len())
+            .map(|c| kinds.iter().any(|k| k.elig[c]))
+            .collect()
+    } else {
+        sources.clear();
+        reps.iter()
+            .map(|&p| bins.iter().any(|k| holds(k, p)))
+            .collect()
+    };
+    let mut placeable = vec![false; prob.pods.len()];
+    let mut classes = Vec::new();
+    for (c, pods) in class_pods.iter().enumerate() {
+        for &p in pods {
+            placeable[p] = any[c];
+        }
+        classes.push(colgen::Class {
+            req: prob.pods[reps[c]].req,
+            n: pods.len() as i64,
+        });
+    }
+    Relax {
+        classes,
+        class_pods,
+        kinds,
+        sources,
+        placeable,
+    }
+}
+
+/// Opens bins of the patterns and fills them with pods of their classes, every rule checked.
+struct Realizer<'r> {
+    relax: &'r Relax,
+    pools: Vec<Vec<usize>>,
+    nodes: Vec<Vec<usize>>,
+    used_fixed: Vec<bool>,
+}
+
+impl<'r> Realizer<'r> {
+    fn new(relax: &'r Relax) -> Self {
+        Realizer {
+            relax,
+            pools: relax
+                .class_pods
+                .iter()
+                .map(|v| v.iter().rev().copied().collect())
+                .collect(),
+            nodes: relax
+                .sources
+                .iter()
+                .map(|s| match s {
+                    Source::Nodes(v) => v.clone(),
+                    _ => vec![],
+                })
+                .collect(),
+            used_fixed: vec![false; relax.kinds.len()],
+        }
+    }
+
+    /// Opens `copies` bins of pattern `pat`; whether any pod was placed.
+    fn open(
+        &mut self,
+        st: &mut State<'_>,
+        pat: &colgen::Pattern,
+        copies: usize,
+        seq: &mut usize,
+    ) -> bool {
+        let mut placed_any = false;
+        for _ in 0..copies {
+            let b = match &self.relax.sources[pat.kind] {
+                Source::Offer(o) => {
+                    *seq += 1;
+                    st.add_offer(*o, *seq)
+                }
+                Source::Nodes(_) => {
+                    let Some(i) = self.nodes[pat.kind].pop() else {
+                        break;
+                    };
+                    st.open_bin(i);
+                    i
+                }
+                Source::Fixed(i) => {
+                    if self.used_fixed[pat.kind] {
+                        break;
+                    }
+                    self.used_fixed[pat.kind] = true;
+                    *i
+                }
+            };
+            for &(c, count) in &pat.items {
+                let mut placed = 0;
+                let mut skipped = Vec::new();
+                while placed < count {
+                    let Some(p) = self.pools[c].pop() else { break };
+                    if st.can_place(p, b) {
+                        st.place(p, b);
+                        placed += 1;
+                        placed_any = true;
+                    } else {
+                        skipped.push(p);
+                        if skipped.len() > 8 {
+                            break;
+                        }
+                    }
+                }
+                self.pools[c].extend(skipped.into_iter().rev());
+            }
+            if st.bins[b].pods.is_empty() && !st.bins[b].fixed {
+                st.close_bin(b);
+                if let Source::Nodes(_) = self.relax.sources[pat.kind] {
+                    self.nodes[pat.kind].push(b);
+                }
+            }
+        }
+        placed_any
+    }
+
+    /// Pods left per class (classes no kind without a limit can hold count zero) and the bins
+    /// left per limited kind.
+    fn left(&self) -> (Vec<i64>, Vec<Option<i64>>) {
+        let demand = (0..self.pools.len())
+            .map(|c| {
+                let coverable = self
+                    .relax
+                    .kinds
+                    .iter()
+                    .any(|k| k.limit.is_none() && k.elig[c]);
+                if coverable {
+                    self.pools[c].len() as i64
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let limits = self
+            .relax
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(k, s)| match s {
+                Source::Offer(_) => None,
+                Source::Nodes(_) => Some(self.nodes[k].len() as i64),
+                Source::Fixed(_) => Some(i64::from(!self.used_fixed[k])),
+            })
+            .collect();
+        (demand, limits)
+    }
+}
+
+/// Turns the configuration LP's patterns into bins by diving: open the bins the LP solution
+/// uses whole (rounded down; the most used pattern when none is), re-solve the LP for the pods
+/// left, repeat. The construction then places what is left.
+fn realize(st: &mut State<'_>, relax: &Relax, cg: &colgen::Outcome, seq: &mut usize) {
+    let mut r = Realizer::new(relax);
+    let mut lambda = cg.lambda.clone();
+    let mut before = r.left().0;
+    for _ in 0..st.prob.pods.len().max(1) {
+        let mut take: Vec<(usize, usize)> = (0..cg.patterns.len())
+            .filter(|&j| lambda[j] >= 1.0 - 1e-6)
+            .map(|j| (j, (lambda[j] + 1e-6).floor() as usize))
+            .collect();
+        if take.is_empty() {
+            let best = (0..cg.patterns.len())
+                .filter(|&j| lambda[j] > 1e-6)
+                .max_by(|&a, &b| lambda[a].total_cmp(&lambda[b]).then(b.cmp(&a)));
+            match best {
+                Some(j) => take.push((j, 1)),
+                None => break,
+            }
+        }
+        take.sort_by(|a, b| lambda[b.0].total_cmp(&lambda[a.0]).then(a.0.cmp(&b.0)));
+        let mut placed_any = false;
+        for (j, copies) in take {
+            placed_any |= r.open(st, &cg.patterns[j], copies, seq);
+        }
+        let (demand, limits) = r.left();
+        if !placed_any || demand.iter().all(|&n| n == 0) || demand == before {
+            break;
+        }
+        match colgen::primal(&cg.patterns, &relax.kinds, &demand, &limits) {
+            Some(l) => lambda = l,
+            None => break,
+        }
+        before = demand;
+    }
+}
+
+fn replace(
+    st: &mut State<'_>,
+    config: &PackingConfig,
+    seq: &mut usize,
+    steps: &mut Vec<Step>,
+    patterns: Option<(&Relax, &colgen::Outcome)>,
+) {
     let prob = st.prob;
     let origin: Vec<Option<usize>> = st.assign.clone();
     // take every movable pod off; close every node that no pod pins
@@ -1087,8 +1933,18 @@ fn replace(st: &mut State<'_>, config: &PackingConfig, seq: &mut usize, steps: &
         (0..prob.pods.len()).filter(|&p| prob.pods[p].node.is_none() && st.assign[p].is_none()),
     );
     order.sort_by(|&a, &b| st.pval[b].total_cmp(&st.pval[a]).then(a.cmp(&b)));
+    let to_place = order.len();
+    if let Some((relax, cg)) = patterns {
+        realize(st, relax, cg, seq);
+        order.retain(|&p| st.assign[p].is_none());
+    }
     construct(st, &order, seq);
     improve(st, config, seq);
+    let pods = to_place;
+    if config.improve_passes > 0 && pods > 0 && pods <= RR_MAX_PODS {
+        ruin_recreate(st, seq, (RR_WORK / pods).min(RR_MAX_ITERATIONS));
+        improve(st, config, seq);
+    }
     // bins left empty cost money and hold nothing
     for b in 0..st.bins.len() {
         if st.bins[b].open && !st.bins[b].fixed && st.bins[b].pods.is_empty() {
