@@ -6,8 +6,8 @@ pub mod moto;
 
 use std::path::PathBuf;
 
-pub mod fake_kube;
 pub mod fake_github;
+pub mod fake_kube;
 
 /// The folder of public test data (`shared/data`): `$CLOUDOPTIM_SHARED_DATA`, else
 /// `../shared/data` beside the repository. Panics with a clear message when it is missing, so
