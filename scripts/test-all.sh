@@ -8,6 +8,16 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "test servers"
+# moto's server is the real AWS API the SQS and EC2 tests talk to; the tests start it themselves
+venv="${CLOUDOPTIM_VENV:-$HOME/.cache/cloudoptim-venv}"
+if [[ ! -x "$venv/bin/python" ]]; then
+    echo "creating virtualenv $venv"
+    python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]>=5,<6"
+export MOTO_SERVER_BIN="$venv/bin/moto_server"
+
 step "rustfmt"
 cargo fmt --all --check
 

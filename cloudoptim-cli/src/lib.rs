@@ -496,6 +496,29 @@ fn propose(
 
 #[derive(Debug, Subcommand)]
 enum SpotCommand {
+    /// Spot readiness of every workload and the node groups that could move to spot, over a
+    /// diversified set of instance types, with the on-demand fallback and the saving.
+    Plan {
+        /// The cluster (`kubectl get … -o json`); or --kubeconfig, or --demo.
+        #[arg(
+            long,
+            value_name = "PATH",
+            required_unless_present_any = ["demo", "kubeconfig"],
+            conflicts_with = "kubeconfig"
+        )]
+        cluster: Option<PathBuf>,
+        #[command(flatten)]
+        live: LiveArgs,
+        /// Use the demo cluster.
+        #[arg(long)]
+        demo: bool,
+        /// AWS CLI JSON (spot price history makes scores and prices exact).
+        #[arg(long, value_name = "PATH")]
+        aws: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Score instance types: risk = 0.60·rate + 0.25·volatility + 0.10·gap + 0.05·time.
     Score {
         /// Region (default us-east-1).
@@ -1015,6 +1038,68 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             match format {
                 Format::Json => writeln!(out, "{}", plan.to_json()).map_err(io)?,
                 Format::Table => write!(out, "{}", plan.to_table()).map_err(io)?,
+            }
+        }
+        Command::Spot(SpotCommand::Plan {
+            cluster,
+            live,
+            demo,
+            aws,
+            format,
+        }) => {
+            let mut snapshot = if demo {
+                demo::demo_cluster()
+            } else {
+                load_input(cluster.as_deref(), &live, &LoadOptions::default())?.cluster
+            };
+            pipeline::add_aws(&mut snapshot, &aws)?;
+            let ready = cloudoptim_core::spot::readiness(&snapshot);
+            let report = pipeline::analyze_with(
+                &snapshot,
+                &PricingOptions::default(),
+                Some(&["spot-migration".to_string()]),
+            )?;
+            match format {
+                Format::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "workloads": ready,
+                        "recommendations": report.recommendations,
+                        "monthly_savings_usd": report.totals.monthly_savings_usd,
+                    }))
+                    .unwrap_or_default()
+                )
+                .map_err(io)?,
+                Format::Table => {
+                    let n_ready = ready.iter().filter(|r| r.ready).count();
+                    writeln!(
+                        out,
+                        "Spot readiness: {n_ready} of {} workload(s) can run on spot",
+                        ready.len()
+                    )
+                    .map_err(io)?;
+                    for r in &ready {
+                        writeln!(
+                            out,
+                            "  {:<5} {:<44} {:<12} {:>3} pod(s)  {}",
+                            if r.ready { "ready" } else { "no" },
+                            r.workload,
+                            r.kind,
+                            r.pods,
+                            r.reason.as_deref().unwrap_or("")
+                        )
+                        .map_err(io)?;
+                    }
+                    writeln!(out).map_err(io)?;
+                    if report.recommendations.is_empty() {
+                        writeln!(out, "No node group can move to spot.").map_err(io)?;
+                    }
+                    for r in &report.recommendations {
+                        writeln!(out, "{}", r.title).map_err(io)?;
+                        writeln!(out, "  {}", r.explanation).map_err(io)?;
+                    }
+                }
             }
         }
         Command::Spot(SpotCommand::Score {

@@ -99,16 +99,23 @@ pub fn load_snapshot(
 /// Adds AWS CLI JSON and Prometheus usage files to a snapshot however it was read (a dump or a
 /// live source).
 pub fn add_inputs(loaded: &mut Loaded, aws: &[PathBuf], usage: &[PathBuf]) -> Result<()> {
-    for p in aws {
-        let inv = loader::load_aws(p)?;
-        loaded.cluster.aws.instances.extend(inv.instances);
-        loaded.cluster.aws.volumes.extend(inv.volumes);
-        loaded.cluster.aws.spot_prices.extend(inv.spot_prices);
-        loaded.files.push(p.clone());
-    }
+    add_aws(&mut loaded.cluster, aws)?;
+    loaded.files.extend(aws.iter().cloned());
     for p in usage {
         loaded.cluster.usage.merge(loader::load_usage(p)?);
         loaded.files.push(p.clone());
+    }
+    Ok(())
+}
+
+/// Adds AWS CLI JSON (describe-instances, describe-volumes, describe-spot-price-history; files
+/// or folders) to a cluster.
+pub fn add_aws(cluster: &mut Cluster, paths: &[PathBuf]) -> Result<()> {
+    for p in paths {
+        let inv = loader::load_aws(p)?;
+        cluster.aws.instances.extend(inv.instances);
+        cluster.aws.volumes.extend(inv.volumes);
+        cluster.aws.spot_prices.extend(inv.spot_prices);
     }
     Ok(())
 }

@@ -226,3 +226,39 @@ fn spot_migration_only_for_groups_whose_every_pod_is_spot_ready() {
     );
     assert!(why(&|p| p.name.starts_with("frontend") && p.namespace == "shop").is_none());
 }
+
+#[test]
+fn spot_plan_lists_readiness_with_reasons_and_the_migration() {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let code = cloudoptim_cli::run_with(
+        ["cloudoptim", "spot", "plan", "--demo", "--format", "json"],
+        &mut out,
+        &mut err,
+    );
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let w = v["workloads"].as_array().unwrap();
+    let find = |name: &str| w.iter().find(|x| x["workload"] == name).unwrap();
+    assert_eq!(
+        find("default/debug-shell")["reason"],
+        "a bare pod with no controller"
+    );
+    assert!(
+        find("kube-system/coredns")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("kube-system")
+    );
+    assert_eq!(find("data/postgres")["ready"], false);
+    assert!(w.iter().any(|x| x["ready"] == true));
+    // not ready first
+    let first_ready = w.iter().position(|x| x["ready"] == true).unwrap();
+    assert!(w[first_ready..].iter().all(|x| x["ready"] == true));
+    // DaemonSet pods follow their nodes and are not listed
+    assert!(w.iter().all(|x| x["kind"] != "DaemonSet"));
+    let recs = v["recommendations"].as_array().unwrap();
+    assert!(!recs.is_empty());
+    assert!(recs.iter().all(|r| r["kind"] == "spot_migration"));
+    assert!(v["monthly_savings_usd"].as_f64().unwrap() > 0.0);
+}

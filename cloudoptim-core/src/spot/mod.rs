@@ -58,3 +58,60 @@ pub fn score_cluster_spot_types(
     out.sort_by(|a, b| a.risk.total_cmp(&b.risk));
     out
 }
+
+/// Whether one workload can run on spot.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Readiness {
+    /// `namespace/name`.
+    pub workload: String,
+    /// `Deployment`, `StatefulSet`, ... (`Pod` for a bare pod).
+    pub kind: String,
+    /// Running pods.
+    pub pods: usize,
+    /// Whether every pod of it is spot-ready.
+    pub ready: bool,
+    /// Why not, when not.
+    pub reason: Option<String>,
+}
+
+/// Spot readiness of every workload with running pods (DaemonSets left out: they follow their
+/// nodes): controller-managed, at least 2 replicas or a PDB that allows a disruption, no local
+/// storage, not marked do-not-disrupt, not in a denied namespace (`kube-system` by default).
+/// Not ready first, then by name.
+pub fn readiness(cluster: &crate::model::Cluster) -> Vec<Readiness> {
+    use std::collections::BTreeMap;
+    let pricing = crate::cost::Pricing::for_cluster(cluster);
+    let costs = crate::cost::ClusterCosts::compute(cluster, &pricing);
+    let ctx = crate::analyzers::Context::new(cluster, &pricing, &costs);
+    let denied = crate::analyzers::SpotMigrationConfig::default().denied_namespaces;
+    let mut by: BTreeMap<(String, String), Readiness> = BTreeMap::new();
+    for p in cluster
+        .pods
+        .iter()
+        .filter(|p| p.is_active() && !p.is_daemonset())
+    {
+        let (name, kind) = match &p.workload {
+            Some(w) => (
+                format!("{}/{}", w.namespace, w.name),
+                w.kind.as_str().to_string(),
+            ),
+            None => (format!("{}/{}", p.namespace, p.name), "Pod".to_string()),
+        };
+        let reason = crate::analyzers::spot_blocker(&ctx, p, &denied);
+        let e = by.entry((name.clone(), kind.clone())).or_insert(Readiness {
+            workload: name,
+            kind,
+            pods: 0,
+            ready: true,
+            reason: None,
+        });
+        e.pods += 1;
+        if let Some(r) = reason {
+            e.ready = false;
+            e.reason.get_or_insert(r);
+        }
+    }
+    let mut out: Vec<Readiness> = by.into_values().collect();
+    out.sort_by(|a, b| a.ready.cmp(&b.ready).then(a.workload.cmp(&b.workload)));
+    out
+}
