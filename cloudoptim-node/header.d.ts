@@ -810,3 +810,37 @@ export interface CloudoptimError extends Error {
     name?: string
   }
 }
+
+/** A spot risk score (see `cloudoptim spot score`). */
+export interface SpotScore {
+  /** Instance type. */
+  instance_type: string
+  /** Risk from 0 (safest) to 1. */
+  risk: number
+  /** Every other field of the score, as the CLI prints it. */
+  [field: string]: unknown
+}
+
+/** Whether one workload can run on spot. */
+export interface SpotReadiness {
+  /** `namespace/name`. */
+  workload: string
+  /** `Deployment`, `StatefulSet`, … (`Pod` for a bare pod). */
+  kind: string
+  /** Running pods. */
+  pods: number
+  /** Whether every pod of it is spot-ready. */
+  ready: boolean
+  /** Why not, when not. */
+  reason?: string | null
+}
+
+/** The response plan for one interruption message. */
+export interface InterruptionPlan {
+  /** The event, or why it is ignored or quarantined (`outcome`). */
+  parsed: { outcome: 'event' | 'ignore' | 'quarantine'; [field: string]: unknown }
+  /** Nodes of this cluster it is about. */
+  nodes: string[]
+  /** Actions in order: `{ action: 'cordon', node }`, `{ action: 'evict', pod, … }`, … */
+  actions: Array<{ action: string; [field: string]: unknown }>
+}

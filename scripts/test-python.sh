@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Python wheel (cloudoptim-py, PyPI `cloudoptim`) with the dev profile (patchelf lets
-# maturin bundle the OpenSSL that libgit2 links into the wheel), installs it
+# Builds the Python wheel (cloudoptim-py, PyPI `cloudoptim`) with the dev profile, installs it
 # into a virtualenv outside the tree and runs its pytest suite against the installed wheel.
 #   CLOUDOPTIM_VENV         virtualenv to use or create (default ~/.cache/cloudoptim-venv)
 #   CARGO_TARGET_DIR        cargo build cache (default ~/.cache/cloudoptim-target)
@@ -20,7 +19,7 @@ fi
 
 wheels="$(mktemp -d)"
 trap 'rm -rf "$wheels"' EXIT
-(cd cloudoptim-py && PATH="$venv/bin:$PATH" "$venv/bin/maturin" build --profile dev --interpreter "$venv/bin/python" -o "$wheels")
+(cd cloudoptim-py && PATH="$venv/bin:$PATH" "$venv/bin/maturin" build --profile dev --interpreter "$venv/bin/python" --auditwheel skip -o "$wheels")
 shopt -s nullglob
 built=("$wheels"/cloudoptim-*.whl)
 if [[ "${#built[@]}" -ne 1 ]]; then

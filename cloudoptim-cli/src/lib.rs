@@ -1114,18 +1114,7 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             if let Some(a) = advisor {
                 p = p.with_spot_advisor(a);
             }
-            let history = match prices {
-                Some(path) => cloudoptim_core::loader::load_aws(&path)?.spot_prices,
-                None => vec![],
-            };
-            let pricing = pipeline::pricing_for(&cloudoptim_core::Cluster::default(), &p)?
-                .with_spot_history(&history);
-            let scores = cloudoptim_core::spot::score_types(
-                &types,
-                &pricing,
-                &history,
-                &cloudoptim_core::spot::SeedScorer::default(),
-            );
+            let scores = pipeline::spot_scores(&types, &p, prices.as_deref())?;
             match format {
                 Format::Json => writeln!(
                     out,

@@ -120,6 +120,27 @@ pub fn add_aws(cluster: &mut Cluster, paths: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
+/// Spot risk scores of the instance types matching `pattern` in the pricing's region, lowest
+/// risk first: the embedded Spot Advisor data (or `pricing`'s advisor file), improved by
+/// describe-spot-price-history JSON at `prices` when given. What `cloudoptim spot score` prints.
+pub fn spot_scores(
+    pattern: &str,
+    pricing: &PricingOptions,
+    prices: Option<&Path>,
+) -> Result<Vec<crate::spot::SpotScore>> {
+    let history = match prices {
+        Some(path) => loader::load_aws(path)?.spot_prices,
+        None => vec![],
+    };
+    let pricing = pricing_for(&Cluster::default(), pricing)?.with_spot_history(&history);
+    Ok(crate::spot::score_types(
+        pattern,
+        &pricing,
+        &history,
+        &crate::spot::SeedScorer::default(),
+    ))
+}
+
 /// Adds traffic matrices (CSV or Prometheus JSON, see [`crate::loader::load_traffic`]) to a snapshot.
 pub fn add_traffic(cluster: &mut Cluster, paths: &[PathBuf]) -> Result<()> {
     for p in paths {

@@ -820,6 +820,83 @@ pub fn instance_type(env: &Env, name: String) -> Result<Value> {
     json(serde_json::to_value(t))
 }
 
+/// Options of `scoreSpotTypes`.
+#[napi(object)]
+#[derive(Default)]
+pub struct SpotScoreOptions {
+    /// Region (default `us-east-1`).
+    pub region: Option<String>,
+    /// A Spot Advisor JSON file to use instead of the embedded snapshot.
+    pub advisor: Option<String>,
+    /// describe-spot-price-history JSON (a file or folder): exact volatility and prices.
+    pub prices: Option<String>,
+}
+
+/// Scores on the libuv thread pool.
+pub struct ScoreTask {
+    types: String,
+    pricing: PricingOptions,
+    prices: Option<String>,
+}
+
+impl<'task> napi::ScopedTask<'task> for ScoreTask {
+    type Output = CoreResult<Vec<cloudoptim_core::spot::SpotScore>>;
+    type JsValue = Unknown<'task>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        Ok(pipeline::spot_scores(
+            &self.types,
+            &self.pricing,
+            self.prices.as_deref().map(std::path::Path::new),
+        ))
+    }
+
+    fn resolve(&mut self, env: &'task Env, output: Self::Output) -> Result<Unknown<'task>> {
+        let scores = output.map_err(|e| js_error(env, &e))?;
+        env.to_js_value(&scores)
+    }
+}
+
+/// Spot risk scores of the instance types matching `types` (`m5.*`; default all), lowest risk
+/// first, as `cloudoptim spot score --format json` prints them. Rejects with a load error's
+/// code when `advisor` or `prices` cannot be read.
+#[napi(ts_return_type = "Promise<SpotScore[]>")]
+pub fn score_spot_types(
+    types: Option<String>,
+    options: Option<SpotScoreOptions>,
+) -> AsyncTask<ScoreTask> {
+    let o = options.unwrap_or_default();
+    let mut pricing =
+        PricingOptions::default().with_region(o.region.unwrap_or_else(|| "us-east-1".into()));
+    if let Some(a) = o.advisor {
+        pricing = pricing.with_spot_advisor(a);
+    }
+    AsyncTask::new(ScoreTask {
+        types: types.unwrap_or_else(|| "*".into()),
+        pricing,
+        prices: o.prices,
+    })
+}
+
+/// Spot readiness of every workload, not ready first, with the reason when not ready.
+#[napi(ts_return_type = "SpotReadiness[]")]
+pub fn spot_readiness(cluster: &Cluster) -> Result<Value> {
+    json(serde_json::to_value(cloudoptim_core::spot::readiness(
+        &cluster.inner,
+    )))
+}
+
+/// The response plan for one SQS message body (an EventBridge event, an SQS record or an SNS
+/// envelope), as `cloudoptim events handle --format json` prints it. Never throws for a
+/// malformed message: it is quarantined with a reason.
+#[napi(ts_return_type = "InterruptionPlan")]
+pub fn plan_interruption(cluster: &Cluster, message: String) -> Result<Value> {
+    json(serde_json::to_value(cloudoptim_core::spot::plan_response(
+        &cluster.inner,
+        &message,
+    )))
+}
+
 /// The library version.
 #[napi]
 pub fn version() -> String {

@@ -10,7 +10,7 @@ import * as esm from 'cloudoptim'
 const require = createRequire(import.meta.url)
 
 const API = ['Change', 'Cluster', 'Plan', 'Report', 'analyze', 'analyzerNames', 'consolidate', 'cpuMillicores',
-  'demoCluster', 'instanceType', 'loadCluster', 'locate', 'memoryBytes', 'patch', 'planSchema', 'propose', 'reportSchema',
+  'demoCluster', 'instanceType', 'loadCluster', 'locate', 'memoryBytes', 'patch', 'planInterruption', 'planSchema', 'propose', 'reportSchema', 'scoreSpotTypes', 'spotReadiness',
   'version']
 
 describe('module entry points', () => {

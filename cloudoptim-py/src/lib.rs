@@ -1557,6 +1557,57 @@ fn propose<'py>(
     to_python(py, serde_json::to_string(&report))
 }
 
+/// Spot risk scores of the instance types matching `types` (a pattern such as `m5.*`) in
+/// `region`, lowest risk first, as `cloudoptim spot score --format json` prints them: each a
+/// dict with `instance_type`, `risk`, its four terms, the advisor's interruption band, prices
+/// and an explanation in words. `advisor` is a Spot Advisor JSON to use instead of the embedded
+/// one; `prices` describe-spot-price-history JSON (a file or folder) that makes volatility and
+/// prices exact.
+#[pyfunction]
+#[pyo3(signature = (types = "*", *, region = "us-east-1", advisor = None, prices = None))]
+fn score_spot_types<'py>(
+    py: Python<'py>,
+    types: &str,
+    region: &str,
+    advisor: Option<PathBuf>,
+    prices: Option<PathBuf>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut p = PricingOptions::default().with_region(region.to_string());
+    if let Some(a) = advisor {
+        p = p.with_spot_advisor(a);
+    }
+    let types = types.to_string();
+    let scores = py
+        .detach(move || pipeline::spot_scores(&types, &p, prices.as_deref()))
+        .map_err(to_py_err)?;
+    to_python(py, serde_json::to_string(&scores))
+}
+
+/// Spot readiness of every workload of a cluster (a `Cluster` or a path), not ready first: dicts
+/// with `workload`, `kind`, `pods`, `ready` and the `reason` when not ready.
+#[pyfunction]
+fn spot_readiness<'py>(py: Python<'py>, cluster: &Bound<'_, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let snapshot = cluster_arg(py, cluster)?;
+    let ready = py.detach(move || cloudoptim_core::spot::readiness(&snapshot));
+    to_python(py, serde_json::to_string(&ready))
+}
+
+/// The response plan for one SQS message body (an EventBridge event, an SQS record or an SNS
+/// envelope) on this cluster, as `cloudoptim events handle --format json` prints it: `parsed`
+/// (the event, or why it is ignored or quarantined), `nodes` and the ordered `actions`. Never
+/// raises for a malformed message: it is quarantined with a reason.
+#[pyfunction]
+fn plan_interruption<'py>(
+    py: Python<'py>,
+    cluster: &Bound<'_, PyAny>,
+    message: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let snapshot = cluster_arg(py, cluster)?;
+    let body = message.to_string();
+    let plan = py.detach(move || cloudoptim_core::spot::plan_response(&snapshot, &body));
+    to_python(py, serde_json::to_string(&plan))
+}
+
 /// Runs the `cloudoptim` command line with these arguments (the first is the program name),
 /// writing to `sys.stdout` and `sys.stderr`; returns the exit code (0 success, 1 failure,
 /// 2 usage error).
@@ -1612,6 +1663,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(patch, m)?,
         wrap_pyfunction!(locate, m)?,
         wrap_pyfunction!(propose, m)?,
+        wrap_pyfunction!(score_spot_types, m)?,
+        wrap_pyfunction!(spot_readiness, m)?,
+        wrap_pyfunction!(plan_interruption, m)?,
         wrap_pyfunction!(cli_main, m)?,
         wrap_pyfunction!(_from_json, m)?,
     ] {

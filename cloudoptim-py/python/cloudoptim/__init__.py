@@ -91,9 +91,12 @@ from ._native import (
     locate,
     memory_bytes,
     patch,
+    plan_interruption,
     plan_schema,
     propose,
     report_schema,
+    score_spot_types,
+    spot_readiness,
 )
 
 __all__ = [
@@ -128,7 +131,10 @@ __all__ = [
     "locate",
     "memory_bytes",
     "patch",
+    "plan_interruption",
     "plan_schema",
     "propose",
     "report_schema",
+    "score_spot_types",
+    "spot_readiness",
 ]

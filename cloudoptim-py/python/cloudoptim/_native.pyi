@@ -30,6 +30,9 @@ __all__ = [
     "patch",
     "locate",
     "propose",
+    "score_spot_types",
+    "spot_readiness",
+    "plan_interruption",
     "cli_main",
     "_from_json",
     "CloudOptimError",
@@ -105,6 +108,13 @@ class _Filters(TypedDict, total=False):
     limits: Literal["keep-ratio", "unset-cpu", "memory-equals-request"]
     buffers: Sequence[_Buffer]
     team_label: str
+
+class _Readiness(TypedDict):
+    workload: str
+    kind: str
+    pods: int
+    ready: bool
+    reason: str | None
 
 class _GroupTotal(TypedDict):
     name: str
@@ -636,5 +646,14 @@ def propose(
     min_saving: float | None = None,
     progress: Callable[[_ProposeItem], object] | None = None,
 ) -> _ProposeReport: ...
+def score_spot_types(
+    types: str = "*",
+    *,
+    region: str = "us-east-1",
+    advisor: _StrPath | None = None,
+    prices: _StrPath | None = None,
+) -> list[dict[str, Any]]: ...
+def spot_readiness(cluster: Cluster | _StrPath) -> list[_Readiness]: ...
+def plan_interruption(cluster: Cluster | _StrPath, message: str) -> dict[str, Any]: ...
 def cli_main(argv: Sequence[str]) -> int: ...
 def _from_json(kind: str, text: str) -> Cluster | Report | Recommendation | PatchReport | Plan: ...
