@@ -3,4 +3,8 @@
 //! EC2 (`aws`), SQS (`sqs`). Everything they read is turned into the same model the offline
 //! loaders build, and everything they change goes through an [`crate::executor::Executor`].
 
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 pub mod retry;
