@@ -11,6 +11,9 @@ use cloudoptim_core::loader::LoadOptions;
 use cloudoptim_core::pipeline::{self, PricingOptions};
 use cloudoptim_core::{Report, analyzers, demo};
 
+pub mod live;
+use live::LiveInput;
+
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -52,13 +55,25 @@ enum Command {
         /// Prometheus query_range JSON for container CPU and memory (file or folder; repeatable).
         #[arg(long, value_name = "PATH")]
         usage: Vec<PathBuf>,
+        /// Read container CPU and memory history live from this Prometheus (query_range, by day and namespace).
+        #[arg(long, value_name = "URL")]
+        prometheus: Option<String>,
+        /// Days of history to read from --prometheus.
+        #[arg(long, default_value_t = 7, value_name = "N")]
+        days: u32,
+        /// Seconds to wait for one Prometheus answer before retrying, then failing.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        prometheus_timeout: u64,
+        /// Read the EC2 inventory live (instances, volumes, spot price history) from --region with the standard AWS credential chain.
+        #[arg(long)]
+        aws_live: bool,
         /// Traffic matrix: CSV `source,destination,bytes[,window_seconds]` or Prometheus JSON with Istio labels (repeatable).
         #[arg(long, value_name = "PATH")]
         traffic: Vec<PathBuf>,
         /// Cluster name (default: from node labels or instance tags, else the file name).
         #[arg(long)]
         cluster_name: Option<String>,
-        /// Region to price in (default: the nodes' region, else us-east-1).
+        /// Region to price in, and to read with --aws-live (default: the nodes' region, else us-east-1; --aws-live: the AWS chain's region).
         #[arg(long)]
         region: Option<String>,
         /// On-demand price table CSV (`instance_type,od_linux_usd_per_hour`) for the region.
@@ -339,6 +354,10 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             cluster,
             aws,
             usage,
+            prometheus,
+            days,
+            prometheus_timeout,
+            aws_live,
             traffic,
             cluster_name,
             region,
@@ -377,6 +396,18 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
                 opts = opts.with_cluster_name(n);
             }
             let mut loaded = pipeline::load_snapshot(&cluster, &aws, &usage, &opts)?;
+            if prometheus.is_some() || aws_live {
+                let live = LiveInput {
+                    prometheus,
+                    days,
+                    prometheus_timeout,
+                    aws_region: aws_live.then(|| region.clone()),
+                };
+                if let Err(message) = live::read(&live, &mut loaded.cluster, err) {
+                    let _ = writeln!(err, "error: {message}");
+                    return Ok(1);
+                }
+            }
             pipeline::add_traffic(&mut loaded.cluster, &traffic)?;
             for w in &loaded.warnings {
                 let _ = writeln!(err, "warning: {w}");

@@ -548,7 +548,8 @@ pub struct LaunchSpec {
     pub security_group_ids: Vec<String>,
     /// Tags put on the instance besides the cluster tag and cloudoptim's own.
     pub tags: BTreeMap<String, String>,
-    /// Launch on demand when spot capacity is short (default true).
+    /// Launch on demand when spot capacity is short (on with [`LaunchSpec::with_image`] and
+    /// [`AwsExecutorConfig::new`]).
     pub on_demand_fallback: bool,
 }
 
