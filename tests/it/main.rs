@@ -3,6 +3,8 @@
 
 mod analyze;
 mod iac_corpus;
+mod live_aws;
+mod live_prometheus;
 mod real_data;
 mod schema;
 mod spot;
