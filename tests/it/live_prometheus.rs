@@ -381,3 +381,64 @@ fn cli_reports_a_slow_prometheus_and_exits_1() {
     assert!(err.contains("did not answer within 1 s"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(20));
 }
+
+/// A fake Prometheus that answers 503, then 429 (`Retry-After: 0`), then a small matrix.
+fn flaky_server() -> (String, Arc<Mutex<Vec<u16>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let statuses: Arc<Mutex<Vec<u16>>> = Arc::default();
+    let s2 = statuses.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let n = s2.lock().unwrap().len();
+            let (status, extra, body) = match n {
+                0 => (503, "", r#"{"status":"error","error":"overloaded"}"#.to_string()),
+                1 => (429, "Retry-After: 0\r\n", String::new()),
+                _ => (
+                    200,
+                    "",
+                    r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"namespace":"shop","pod":"web-1","container":"app"},"values":[[1700000000,"0.25"],[1700000300,"0.5"]]}]}}"#.to_string(),
+                ),
+            };
+            s2.lock().unwrap().push(status);
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status} X\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (format!("http://{addr}"), statuses)
+}
+
+#[test]
+fn overload_answers_are_retried() {
+    let (url, statuses) = flaky_server();
+    let cfg = PromConfig::new(url)
+        .with_namespaces(vec!["shop".into()])
+        .with_days(1)
+        .with_end(1_700_000_300)
+        .with_concurrency(1)
+        .with_retry(RetryPolicy {
+            max_retries: 3,
+            base: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            timeout: Duration::from_secs(10),
+        });
+    let usage = rt()
+        .block_on(prometheus::fetch_usage(&cfg, Arc::new(|_| {})))
+        .unwrap();
+    assert_eq!(statuses.lock().unwrap().as_slice(), &[503, 429, 200, 200]);
+    let u = usage.containers.values().next().unwrap();
+    assert_eq!(u.cpu, vec![(1_700_000_000, 0.25), (1_700_000_300, 0.5)]);
+    assert_eq!(u.memory.len(), 2);
+}
