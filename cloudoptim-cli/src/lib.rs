@@ -11,8 +11,8 @@ use cloudoptim_core::loader::LoadOptions;
 use cloudoptim_core::pipeline::{self, PricingOptions};
 use cloudoptim_core::{Report, analyzers, demo};
 
-pub mod live;
-use live::LiveInput;
+#[cfg(any(feature = "prometheus", feature = "aws"))]
+pub mod live_sources;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -396,17 +396,18 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
                 opts = opts.with_cluster_name(n);
             }
             let mut loaded = pipeline::load_snapshot(&cluster, &aws, &usage, &opts)?;
-            if prometheus.is_some() || aws_live {
-                let live = LiveInput {
+            if (prometheus.is_some() || aws_live)
+                && let Err(message) = read_live_sources(
                     prometheus,
                     days,
                     prometheus_timeout,
-                    aws_region: aws_live.then(|| region.clone()),
-                };
-                if let Err(message) = live::read(&live, &mut loaded.cluster, err) {
-                    let _ = writeln!(err, "error: {message}");
-                    return Ok(1);
-                }
+                    aws_live.then(|| region.clone()),
+                    &mut loaded.cluster,
+                    err,
+                )
+            {
+                let _ = writeln!(err, "error: {message}");
+                return Ok(1);
             }
             pipeline::add_traffic(&mut loaded.cluster, &traffic)?;
             for w in &loaded.warnings {
@@ -586,6 +587,40 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
         }
     }
     Ok(0)
+}
+
+/// Reads `--prometheus` and `--aws-live` into the cluster (cargo features `prometheus`, `aws`).
+fn read_live_sources(
+    prometheus: Option<String>,
+    days: u32,
+    prometheus_timeout: u64,
+    aws_region: Option<Option<String>>,
+    cluster: &mut cloudoptim_core::Cluster,
+    err: &mut dyn Write,
+) -> Result<(), String> {
+    #[cfg(not(feature = "prometheus"))]
+    if prometheus.is_some() {
+        return Err("this build of cloudoptim has no live Prometheus support (cargo feature `prometheus` of cloudoptim-cli); use --usage with query_range JSON".into());
+    }
+    #[cfg(not(feature = "aws"))]
+    if aws_region.is_some() {
+        return Err("this build of cloudoptim has no live AWS support (cargo feature `aws` of cloudoptim-cli); use --aws with AWS CLI JSON".into());
+    }
+    #[cfg(any(feature = "prometheus", feature = "aws"))]
+    {
+        let input = live_sources::LiveInput {
+            prometheus,
+            days,
+            prometheus_timeout,
+            aws_region,
+        };
+        live_sources::read(&input, cluster, err)
+    }
+    #[cfg(not(any(feature = "prometheus", feature = "aws")))]
+    {
+        let _ = (days, prometheus_timeout, cluster, err);
+        Ok(())
+    }
 }
 
 /// Runs the command with these arguments (the first is the program name), writing to the given

@@ -1,14 +1,15 @@
 //! moto's server, for tests of any AWS service (EC2, SQS, ...).
 //!
 //! ```no_run
-//! let endpoint = cloudoptim_tests::moto::shared().endpoint();   // http://127.0.0.1:PORT
-//! // point an SDK client at it, with cloudoptim_tests::moto::REGION-style fake credentials:
-//! // access key `testing`, secret `testing`, any region.
+//! let endpoint = cloudoptim_tests::moto::endpoint(); // http://127.0.0.1:PORT
+//! // point an SDK client at it with fake credentials (ACCESS_KEY / SECRET_KEY) and a region
 //! ```
 //!
-//! [`shared`] starts one `moto_server -p <free port>` per test binary (or uses
-//! `$MOTO_ENDPOINT` when set) and waits until it answers. moto keeps state per region and
-//! account, so tests sharing the server stay apart by using a region of their own.
+//! [`shared`] (and [`endpoint`]) starts one `moto_server -p <free port>` per test binary
+//! (`$MOTO_SERVER_BIN` or `moto_server` on `PATH`; or uses `$MOTO_ENDPOINT` when set) and waits
+//! until it answers. A watchdog stops it when the test process ends. moto keeps state per
+//! region and account, shared by every test of the process: tests stay apart by using a region
+//! of their own, or by naming their resources uniquely ([`unique`]).
 //! [`Moto::start_with_env`] starts a private server, for settings that would disturb the others
 //! (`INITIAL_NO_AUTH_ACTION_COUNT=0` makes it check credentials, for instance). A missing
 //! `moto_server` fails the test with how to install it.
@@ -17,6 +18,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::service::{Service, free_port, http_get, on_path, scratch_dir};
+
+/// The region tests use unless they need a state of their own.
+pub const REGION: &str = "us-east-1";
 
 /// The fake access key id moto accepts (any value works while auth is off).
 pub const ACCESS_KEY: &str = "testing";
@@ -33,16 +37,17 @@ pub struct Moto {
 impl Moto {
     /// Starts a private moto server with extra environment variables.
     pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
+        let bin = std::env::var("MOTO_SERVER_BIN").unwrap_or_else(|_| "moto_server".into());
         assert!(
-            on_path("moto_server"),
+            on_path(&bin) || std::path::Path::new(&bin).is_file(),
             "moto_server not found on PATH: install it with `pip install \"moto[server]\"` \
-             (the EC2 and SQS tests run against it)"
+             (the EC2 and SQS tests run against it), or set MOTO_SERVER_BIN / MOTO_ENDPOINT"
         );
         let port = free_port();
         let dir = scratch_dir("cloudoptim-moto");
         let mut svc = Service::spawn(
             &[
-                "moto_server".into(),
+                bin,
                 "-H".into(),
                 "127.0.0.1".into(),
                 "-p".into(),
@@ -142,4 +147,39 @@ pub fn shared() -> &'static Moto {
         },
         _ => Moto::start(),
     })
+}
+
+/// The endpoint URL of the shared server (started on first call).
+pub fn endpoint() -> String {
+    shared().endpoint().to_string()
+}
+
+/// Environment for an SDK client talking to the shared server: fake credentials, region,
+/// endpoint. Clients built by the tests set these on their config directly; this is for child
+/// processes (the CLI).
+pub fn env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
+        ("AWS_SESSION_TOKEN", "testing".into()),
+        ("AWS_DEFAULT_REGION", REGION.into()),
+        ("AWS_REGION", REGION.into()),
+        ("AWS_ENDPOINT_URL", endpoint()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
+/// A name unique in this process and across runs, for queues and tags.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{t}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }

@@ -2,12 +2,10 @@
 //! constructor of the AWS executor for commands that apply plans.
 
 use std::io::Write;
-use std::sync::Arc;
-use std::time::Duration;
 
 use cloudoptim_core::Cluster;
+#[cfg(feature = "aws")]
 use cloudoptim_core::adapters::aws::{AwsExecutor, AwsExecutorConfig, AwsSource, InventoryOptions};
-use cloudoptim_core::adapters::prometheus::{self, Progress, PromConfig};
 
 /// What to read live.
 #[derive(Debug, Clone)]
@@ -36,7 +34,11 @@ pub(crate) fn read(
     err: &mut dyn Write,
 ) -> Result<(), String> {
     let rt = runtime()?;
+    #[cfg(feature = "prometheus")]
     if let Some(url) = &input.prometheus {
+        use cloudoptim_core::adapters::prometheus::{self, Progress, PromConfig};
+        use std::sync::Arc;
+        use std::time::Duration;
         let cfg = PromConfig::new(url.clone())
             .with_days(input.days)
             .with_timeout(Duration::from_secs(input.prometheus_timeout.max(1)));
@@ -48,19 +50,30 @@ pub(crate) fn read(
             let fetch = prometheus::fetch_usage(&cfg, progress);
             tokio::pin!(fetch);
             let mut shown = 0usize;
-            loop {
-                tokio::select! {
-                    r = &mut fetch => break r,
-                    Some(p) = rx.recv() => {
-                        // One line per tenth, and the last one.
-                        let tenth = p.done * 10 / p.total.max(1);
-                        if tenth > shown || p.done == p.total {
-                            shown = tenth;
-                            let _ = writeln!(err, "prometheus: {}/{} queries ({})", p.done, p.total, p.label);
-                        }
-                    }
+            // One line per tenth, and the last one.
+            let mut show = |p: Progress, err: &mut dyn Write| {
+                let tenth = p.done * 10 / p.total.max(1);
+                if tenth > shown || p.done == p.total {
+                    shown = tenth;
+                    let _ = writeln!(
+                        err,
+                        "prometheus: {}/{} queries ({})",
+                        p.done, p.total, p.label
+                    );
                 }
+            };
+            let r = loop {
+                tokio::select! {
+                    biased;
+                    Some(p) = rx.recv() => show(p, err),
+                    r = &mut fetch => break r,
+                }
+            };
+            // Progress sent just before the fetch ended.
+            while let Ok(p) = rx.try_recv() {
+                show(p, err);
             }
+            r
         });
         let usage = usage.map_err(|e| e.to_string())?;
         let _ = writeln!(
@@ -71,6 +84,7 @@ pub(crate) fn read(
         );
         cluster.usage.merge(usage);
     }
+    #[cfg(feature = "aws")]
     if let Some(region) = &input.aws_region {
         let inv = rt.block_on(async {
             let src = AwsSource::from_env(region.as_deref(), None).await;
@@ -88,9 +102,11 @@ pub(crate) fn read(
         cluster.aws.volumes.extend(inv.volumes);
         cluster.aws.spot_prices.extend(inv.spot_prices);
     }
+    let _ = (&rt, &mut *cluster, &mut *err);
     Ok(())
 }
 
+#[cfg(feature = "aws")]
 /// The AWS executor for commands that apply plans: the standard AWS chain, `region` when
 /// given; dry run unless `dry_run` is false; destructive actions only when `confirmed`.
 pub fn aws_executor(
