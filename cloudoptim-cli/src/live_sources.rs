@@ -9,6 +9,7 @@ use cloudoptim_core::adapters::aws::{AwsExecutor, AwsExecutorConfig, AwsSource, 
 
 /// What to read live.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(all(feature = "prometheus", feature = "aws")), allow(dead_code))]
 pub(crate) struct LiveInput {
     /// Prometheus base URL.
     pub prometheus: Option<String>,
