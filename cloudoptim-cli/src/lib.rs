@@ -11,6 +11,9 @@ use cloudoptim_core::loader::{LoadOptions, Loaded};
 use cloudoptim_core::pipeline::{self, PricingOptions};
 use cloudoptim_core::{Report, analyzers, demo};
 
+#[cfg(any(feature = "prometheus", feature = "aws"))]
+pub mod live_sources;
+
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -59,13 +62,25 @@ enum Command {
         /// Prometheus query_range JSON for container CPU and memory (file or folder; repeatable).
         #[arg(long, value_name = "PATH")]
         usage: Vec<PathBuf>,
+        /// Read container CPU and memory history live from this Prometheus (query_range, by day and namespace).
+        #[arg(long, value_name = "URL")]
+        prometheus: Option<String>,
+        /// Days of history to read from --prometheus.
+        #[arg(long, default_value_t = 7, value_name = "N")]
+        days: u32,
+        /// Seconds to wait for one Prometheus answer before retrying, then failing.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        prometheus_timeout: u64,
+        /// Read the EC2 inventory live (instances, volumes, spot price history) from --region with the standard AWS credential chain.
+        #[arg(long)]
+        aws_live: bool,
         /// Traffic matrix: CSV `source,destination,bytes[,window_seconds]` or Prometheus JSON with Istio labels (repeatable).
         #[arg(long, value_name = "PATH")]
         traffic: Vec<PathBuf>,
         /// Cluster name (default: from node labels or instance tags, else the file name).
         #[arg(long)]
         cluster_name: Option<String>,
-        /// Region to price in (default: the nodes' region, else us-east-1).
+        /// Region to price in, and to read with --aws-live (default: the nodes' region, else us-east-1; --aws-live: the AWS chain's region).
         #[arg(long)]
         region: Option<String>,
         /// On-demand price table CSV (`instance_type,od_linux_usd_per_hour`) for the region.
@@ -946,6 +961,10 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             live,
             aws,
             usage,
+            prometheus,
+            days,
+            prometheus_timeout,
+            aws_live,
             traffic,
             cluster_name,
             region,
@@ -992,6 +1011,19 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             }
             let mut loaded = load_input(cluster.as_deref(), &live, &opts)?;
             pipeline::add_inputs(&mut loaded, &aws, &usage)?;
+            if (prometheus.is_some() || aws_live)
+                && let Err(message) = read_live_sources(
+                    prometheus,
+                    days,
+                    prometheus_timeout,
+                    aws_live.then(|| region.clone()),
+                    &mut loaded.cluster,
+                    err,
+                )
+            {
+                let _ = writeln!(err, "error: {message}");
+                return Ok(1);
+            }
             pipeline::add_traffic(&mut loaded.cluster, &traffic)?;
             for w in &loaded.warnings {
                 let _ = writeln!(err, "warning: {w}");
@@ -1310,6 +1342,40 @@ fn apply(
             0
         },
     )
+}
+
+/// Reads `--prometheus` and `--aws-live` into the cluster (cargo features `prometheus`, `aws`).
+fn read_live_sources(
+    prometheus: Option<String>,
+    days: u32,
+    prometheus_timeout: u64,
+    aws_region: Option<Option<String>>,
+    cluster: &mut cloudoptim_core::Cluster,
+    err: &mut dyn Write,
+) -> Result<(), String> {
+    #[cfg(not(feature = "prometheus"))]
+    if prometheus.is_some() {
+        return Err("this build of cloudoptim has no live Prometheus support (cargo feature `prometheus` of cloudoptim-cli); use --usage with query_range JSON".into());
+    }
+    #[cfg(not(feature = "aws"))]
+    if aws_region.is_some() {
+        return Err("this build of cloudoptim has no live AWS support (cargo feature `aws` of cloudoptim-cli); use --aws with AWS CLI JSON".into());
+    }
+    #[cfg(any(feature = "prometheus", feature = "aws"))]
+    {
+        let input = live_sources::LiveInput {
+            prometheus,
+            days,
+            prometheus_timeout,
+            aws_region,
+        };
+        live_sources::read(&input, cluster, err)
+    }
+    #[cfg(not(any(feature = "prometheus", feature = "aws")))]
+    {
+        let _ = (days, prometheus_timeout, cluster, err);
+        Ok(())
+    }
 }
 
 /// Runs the command with these arguments (the first is the program name), writing to the given

@@ -5,6 +5,8 @@ mod analyze;
 mod gitops;
 mod iac_corpus;
 mod kube;
+mod live_aws;
+mod live_prometheus;
 mod real_data;
 mod schema;
 mod spot;

@@ -1,8 +1,11 @@
 //! Helpers shared by cloudoptim's integration tests: where the public test data lives, and
-//! (as adapters land) the fakes of the Kubernetes and GitHub APIs.
+//! (as adapters land) the fakes of the Kubernetes and GitHub APIs, and local servers: moto
+//! ([`moto`]) and Prometheus ([`prometheus`]), started by the tests themselves.
 #![deny(missing_docs)]
 
 pub mod moto;
+pub mod prometheus;
+pub mod service;
 
 use std::path::PathBuf;
 

@@ -1,84 +1,166 @@
-//! A real AWS API for tests: moto's server (`pip install "moto[server]"`), one per test
-//! process, on a free loopback port.
+//! moto's server, for tests of any AWS service (EC2, SQS, ...).
 //!
-//! `endpoint()` returns its URL, starting it on first use: `$MOTO_ENDPOINT` when set (a server
-//! someone else runs), else `$MOTO_SERVER_BIN` or `moto_server` on `PATH`, started with a
-//! watchdog that stops it when the test process ends. A missing moto fails the test with a
-//! message saying how to install it: these tests never skip.
+//! ```no_run
+//! let endpoint = cloudoptim_tests::moto::endpoint(); // http://127.0.0.1:PORT
+//! // point an SDK client at it with fake credentials (ACCESS_KEY / SECRET_KEY) and a region
+//! ```
 //!
-//! moto keeps one state per server, shared by every test of the process: name queues, tags and
-//! other resources uniquely per test (`unique("name")`).
+//! [`shared`] (and [`endpoint`]) starts one `moto_server -p <free port>` per test binary
+//! (`$MOTO_SERVER_BIN` or `moto_server` on `PATH`; or uses `$MOTO_ENDPOINT` when set) and waits
+//! until it answers. A watchdog stops it when the test process ends. moto keeps state per
+//! region and account, shared by every test of the process: tests stay apart by using a region
+//! of their own, or by naming their resources uniquely ([`unique`]).
+//! [`Moto::start_with_env`] starts a private server, for settings that would disturb the others
+//! (`INITIAL_NO_AUTH_ACTION_COUNT=0` makes it check credentials, for instance). A missing
+//! `moto_server` fails the test with how to install it.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Region every test uses.
+use crate::service::{Service, free_port, http_get, on_path, scratch_dir};
+
+/// The region tests use unless they need a state of their own.
 pub const REGION: &str = "us-east-1";
 
-/// The endpoint URL of the moto server (started on first call).
-pub fn endpoint() -> String {
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-    ENDPOINT
-        .get_or_init(|| {
-            if let Ok(e) = std::env::var("MOTO_ENDPOINT") {
-                return e;
-            }
-            start()
-        })
-        .clone()
+/// The fake access key id moto accepts (any value works while auth is off).
+pub const ACCESS_KEY: &str = "testing";
+/// The fake secret key.
+pub const SECRET_KEY: &str = "testing";
+
+/// A running moto server (or an external one from `$MOTO_ENDPOINT`).
+#[derive(Debug)]
+pub struct Moto {
+    endpoint: String,
+    _service: Option<Service>,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-// the watchdog shell outlives no one: it ends with this process, so it is never waited for
-#[allow(clippy::zombie_processes)]
-fn start() -> String {
-    let bin = std::env::var("MOTO_SERVER_BIN").unwrap_or_else(|_| "moto_server".into());
-    let port = free_port();
-    let log = std::env::temp_dir().join(format!("cloudoptim-moto-{port}.log"));
-    // the watchdog stops moto when this process is gone (tests cannot run destructors at exit)
-    let script = format!(
-        "'{bin}' -H 127.0.0.1 -p {port} >'{}' 2>&1 & m=$!; \
-         while kill -0 {parent} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
-        log.display(),
-        parent = std::process::id()
-    );
-    Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sh to start moto_server");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return format!("http://127.0.0.1:{port}");
+impl Moto {
+    /// Starts a private moto server with extra environment variables.
+    pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
+        let bin = std::env::var("MOTO_SERVER_BIN").unwrap_or_else(|_| "moto_server".into());
+        assert!(
+            on_path(&bin) || std::path::Path::new(&bin).is_file(),
+            "moto_server not found on PATH: install it with `pip install \"moto[server]\"` \
+             (the EC2 and SQS tests run against it), or set MOTO_SERVER_BIN / MOTO_ENDPOINT"
+        );
+        let port = free_port();
+        let dir = scratch_dir("cloudoptim-moto");
+        let mut svc = Service::spawn(
+            &[
+                bin,
+                "-H".into(),
+                "127.0.0.1".into(),
+                "-p".into(),
+                port.to_string(),
+            ],
+            env,
+            format!("127.0.0.1:{port}"),
+            &dir.join("moto.log"),
+            Some(&dir),
+        );
+        svc.wait_ready("/moto-api/", Duration::from_secs(60));
+        Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _service: Some(svc),
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
-    let printed = std::fs::read_to_string(&log).unwrap_or_default();
-    panic!(
-        "moto_server did not start on port {port} (binary `{bin}`; install it with \
-         `pip install \"moto[server]\"` or set MOTO_SERVER_BIN / MOTO_ENDPOINT). It printed:\n{printed}"
-    );
+
+    /// Starts a private moto server.
+    pub fn start() -> Moto {
+        Moto::start_with_env(&[])
+    }
+
+    /// The endpoint URL (`http://127.0.0.1:PORT`).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// `host:port` of the endpoint.
+    pub fn host_port(&self) -> &str {
+        self.endpoint
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .trim_end_matches('/')
+    }
+
+    /// moto's whole state as JSON (`GET /moto-api/data.json`), to check what a test changed.
+    pub fn state(&self) -> String {
+        http_get(
+            self.host_port(),
+            "/moto-api/data.json",
+            Duration::from_secs(30),
+        )
+        .map(|(_, b)| b)
+        .unwrap_or_default()
+    }
 }
 
-/// Environment for an SDK client talking to moto: fake credentials, region, endpoint.
-/// Clients built by the tests set these on their config directly; this is for child
+/// A Python interpreter with boto3 (which `moto[server]` installs): the one `moto_server`
+/// runs on when its script names it, else `python3`. Tests use it to write the AWS CLI's JSON
+/// of moto's state with botocore, the library the AWS CLI is built on.
+pub fn python_with_boto3() -> String {
+    let mut candidates = Vec::new();
+    if let Some(path) = std::env::var_os("PATH") {
+        for d in std::env::split_paths(&path) {
+            let script = d.join("moto_server");
+            if let Ok(text) = std::fs::read_to_string(&script)
+                && let Some(first) = text.lines().next()
+                && let Some(interp) = first.strip_prefix("#!")
+                && interp.contains("python")
+            {
+                let parts: Vec<&str> = interp.split_whitespace().collect();
+                let prog = if parts.first().is_some_and(|p| p.ends_with("/env")) {
+                    parts.get(1)
+                } else {
+                    parts.first()
+                };
+                if let Some(p) = prog {
+                    candidates.push((*p).to_string());
+                }
+            }
+        }
+    }
+    candidates.push("python3".into());
+    for c in &candidates {
+        let ok = std::process::Command::new(c)
+            .args(["-c", "import boto3"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if ok {
+            return c.clone();
+        }
+    }
+    panic!(
+        "no Python with boto3 found (tried {candidates:?}): install it with `pip install \"moto[server]\"`"
+    )
+}
+
+/// The moto server shared by every test of this binary: `$MOTO_ENDPOINT`, else one started on
+/// first use.
+pub fn shared() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| match std::env::var("MOTO_ENDPOINT") {
+        Ok(e) if !e.is_empty() => Moto {
+            endpoint: e.trim_end_matches('/').to_string(),
+            _service: None,
+        },
+        _ => Moto::start(),
+    })
+}
+
+/// The endpoint URL of the shared server (started on first call).
+pub fn endpoint() -> String {
+    shared().endpoint().to_string()
+}
+
+/// Environment for an SDK client talking to the shared server: fake credentials, region,
+/// endpoint. Clients built by the tests set these on their config directly; this is for child
 /// processes (the CLI).
 pub fn env() -> Vec<(&'static str, String)> {
     vec![
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
         ("AWS_SESSION_TOKEN", "testing".into()),
         ("AWS_DEFAULT_REGION", REGION.into()),
         ("AWS_REGION", REGION.into()),

@@ -3,14 +3,18 @@
 //! EC2 (`aws`), SQS (`sqs`). Everything they read is turned into the same model the offline
 //! loaders build, and everything they change goes through an [`crate::executor::Executor`].
 
+#[cfg(feature = "aws")]
+pub mod aws;
 #[cfg(feature = "kube")]
 pub mod kube;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 pub mod retry;
 #[cfg(feature = "sqs")]
 pub mod sqs;
 
 /// A current-thread Tokio runtime with I/O and timers, for callers without one (the CLI).
-#[cfg(any(feature = "kube", feature = "sqs"))]
+#[cfg(any(feature = "kube", feature = "sqs", feature = "aws", feature = "prometheus"))]
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -18,7 +22,7 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 /// Runs a future to completion on a fresh [`runtime`], for synchronous callers.
-#[cfg(any(feature = "kube", feature = "sqs"))]
+#[cfg(any(feature = "kube", feature = "sqs", feature = "aws", feature = "prometheus"))]
 pub fn block_on<F: std::future::Future>(fut: F) -> std::io::Result<F::Output> {
     Ok(runtime()?.block_on(fut))
 }

@@ -243,7 +243,8 @@ impl Analyzer for WorkloadRightsizing {
                         }
                     }
                 }
-                let hours = (s.last - s.first) as f64 / 3600.0;
+                // No samples at all leaves first = i64::MAX and last = i64::MIN.
+                let hours = s.last.saturating_sub(s.first) as f64 / 3600.0;
                 if s.cpu < cfg.min_samples
                     || s.memory < cfg.min_samples
                     || hours < cfg.min_history_hours

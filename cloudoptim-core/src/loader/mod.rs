@@ -205,6 +205,22 @@ pub fn load_usage(path: impl AsRef<Path>) -> Result<UsageHistory> {
     Ok(b.usage)
 }
 
+/// Feeds documents that a live source fetched (a Prometheus `query_range` response, AWS API
+/// output in the AWS CLI's JSON shape) through the same conversion as files, so live and
+/// offline input give the same model. `source` stands in for the file name in errors (and, for
+/// Prometheus, tells CPU from memory like a file name would).
+#[cfg_attr(not(any(feature = "prometheus", feature = "aws")), allow(dead_code))]
+pub(crate) fn from_documents(
+    source: &Path,
+    docs: impl IntoIterator<Item = Value>,
+) -> Result<(AwsInventory, UsageHistory)> {
+    let mut b = convert::Builder::default();
+    for (idx, doc) in docs.into_iter().enumerate() {
+        b.add_document(source, idx, doc)?;
+    }
+    Ok((b.aws, b.usage))
+}
+
 fn read_into(path: &Path, b: &mut convert::Builder) -> Result<Vec<PathBuf>> {
     let meta = fs::metadata(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
