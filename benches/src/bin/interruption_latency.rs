@@ -79,30 +79,6 @@ async fn run(
         .await?
         .queue_url
         .ok_or("no queue url")?;
-    let t_send = Instant::now();
-    for chunk in 0..events.div_ceil(10) {
-        let entries: Vec<SendMessageBatchRequestEntry> = (chunk * 10..((chunk + 1) * 10).min(events))
-            .map(|k| {
-                let body = serde_json::json!({
-                    "version": "0", "id": format!("{label}-{k}"),
-                    "detail-type": "EC2 Spot Instance Interruption Warning", "source": "aws.ec2",
-                    "time": "2026-11-26T10:00:00Z", "region": "us-east-1",
-                    "detail": {"instance-id": instances[k % instances.len()], "instance-action": "terminate"}
-                });
-                SendMessageBatchRequestEntry::builder()
-                    .id(format!("m{k}"))
-                    .message_body(body.to_string())
-                    .build()
-            })
-            .collect::<Result<_, _>>()?;
-        client
-            .send_message_batch()
-            .queue_url(&queue)
-            .set_entries(Some(entries))
-            .send()
-            .await?;
-    }
-    eprintln!("{label}: queued {events} events in {:?}", t_send.elapsed());
     let kube = KubeClient::connect(ConnectOptions::default().with_kubeconfig(kubeconfig)).await?;
     let exec = Arc::new(CordonLive {
         kube: KubeExecutor::new(kube).with_dry_run(false),
@@ -123,6 +99,50 @@ async fn run(
     let handled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let mut tx = Some(tx);
+    // events arrive while the consumer runs, at most 200 waiting (moto's queue scans grow with
+    // its length; a real queue of interruption warnings is short too)
+    let producer = {
+        let client = client.clone();
+        let queue = queue.clone();
+        let handled = handled.clone();
+        let instances = instances.to_vec();
+        let label = label.to_string();
+        tokio::spawn(async move {
+            let mut sent = 0usize;
+            while sent < events {
+                if sent - handled.load(std::sync::atomic::Ordering::SeqCst).min(sent) > 200 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+                let entries: Vec<SendMessageBatchRequestEntry> = (sent..(sent + 10).min(events))
+                    .filter_map(|k| {
+                        let body = serde_json::json!({
+                            "version": "0", "id": format!("{label}-{k}"),
+                            "detail-type": "EC2 Spot Instance Interruption Warning", "source": "aws.ec2",
+                            "time": "2026-11-26T10:00:00Z", "region": "us-east-1",
+                            "detail": {"instance-id": instances[k % instances.len()], "instance-action": "terminate"}
+                        });
+                        SendMessageBatchRequestEntry::builder()
+                            .id(format!("m{k}"))
+                            .message_body(body.to_string())
+                            .build()
+                            .ok()
+                    })
+                    .collect();
+                let n = entries.len();
+                if client
+                    .send_message_batch()
+                    .queue_url(&queue)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .is_ok()
+                {
+                    sent += n;
+                }
+            }
+        })
+    };
     let t_run = Instant::now();
     let sink = firsts.clone();
     let count = handled.clone();
@@ -151,6 +171,7 @@ async fn run(
         )
         .await?;
     let wall = t_run.elapsed();
+    producer.await?;
     let mut f = firsts.lock().map(|v| v.clone()).unwrap_or_default();
     f.sort_unstable();
     let mut c = exec
