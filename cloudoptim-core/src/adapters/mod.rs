@@ -14,7 +14,12 @@ pub mod retry;
 pub mod sqs;
 
 /// A current-thread Tokio runtime with I/O and timers, for callers without one (the CLI).
-#[cfg(any(feature = "kube", feature = "sqs", feature = "aws", feature = "prometheus"))]
+#[cfg(any(
+    feature = "kube",
+    feature = "sqs",
+    feature = "aws",
+    feature = "prometheus"
+))]
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -22,7 +27,12 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 /// Runs a future to completion on a fresh [`runtime`], for synchronous callers.
-#[cfg(any(feature = "kube", feature = "sqs", feature = "aws", feature = "prometheus"))]
+#[cfg(any(
+    feature = "kube",
+    feature = "sqs",
+    feature = "aws",
+    feature = "prometheus"
+))]
 pub fn block_on<F: std::future::Future>(fut: F) -> std::io::Result<F::Output> {
     Ok(runtime()?.block_on(fut))
 }
