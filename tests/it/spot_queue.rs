@@ -521,16 +521,10 @@ async fn garbage_is_deleted_when_the_policy_says_so_and_ignorable_events_are_del
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_queue_is_an_error_naming_it() {
-    let conf = aws_sdk_sqs::Config::builder()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(Region::new(moto::REGION))
-        .endpoint_url(moto::endpoint())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .build();
     let (cluster, _) = demo();
     let url = format!("{}/123456789012/no-such-queue", moto::endpoint());
     let consumer = Consumer::new(
-        Client::from_conf(conf),
+        client(),
         &url,
         cluster,
         Arc::new(DryRunExecutor::new()),
