@@ -141,6 +141,24 @@ pub fn spot_scores(
     ))
 }
 
+/// [`spot_scores`] with another risk scorer in place of the seed's (a plug-in written in Rust,
+/// Python or JavaScript): same inputs, same ordering, the scorer's own terms and explanation.
+pub fn spot_scores_with(
+    pattern: &str,
+    pricing: &PricingOptions,
+    prices: Option<&Path>,
+    scorer: &dyn crate::spot::SpotRiskScorer,
+) -> Result<Vec<crate::spot::SpotScore>> {
+    let history = match prices {
+        Some(path) => loader::load_aws(path)?.spot_prices,
+        None => vec![],
+    };
+    let pricing = pricing_for(&Cluster::default(), pricing)?.with_spot_history(&history);
+    Ok(crate::spot::score_types(
+        pattern, &pricing, &history, scorer,
+    ))
+}
+
 /// Adds traffic matrices (CSV or Prometheus JSON, see [`crate::loader::load_traffic`]) to a snapshot.
 pub fn add_traffic(cluster: &mut Cluster, paths: &[PathBuf]) -> Result<()> {
     for p in paths {
@@ -567,8 +585,24 @@ pub fn patch_repo(
     dry_run: bool,
     locate_only: bool,
 ) -> Result<crate::iac::PatchReport> {
+    patch_repo_with(repo, change_json, dry_run, locate_only, Vec::new())
+}
+
+/// [`patch_repo`] with extra locators consulted after the built-in ones (plug-ins written in
+/// Rust, Python or JavaScript).
+pub fn patch_repo_with(
+    repo: &Path,
+    change_json: &str,
+    dry_run: bool,
+    locate_only: bool,
+    extra_locators: Vec<Box<dyn crate::iac::Locator + Send>>,
+) -> Result<crate::iac::PatchReport> {
     let change = crate::iac::Change::from_json(change_json)?;
-    let engine = crate::iac::Engine::default();
+    let engine = extra_locators
+        .into_iter()
+        .fold(crate::iac::Engine::default(), |e, l| {
+            e.with_locator(l as Box<dyn crate::iac::Locator>)
+        });
     Ok(if locate_only {
         engine.locate(repo, &change)?
     } else {
