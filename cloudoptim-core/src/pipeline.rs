@@ -888,7 +888,8 @@ mod tests {
         let cluster = demo();
         let pricing = Pricing::for_cluster(&cluster);
         let costs = crate::cost::ClusterCosts::compute(&cluster, &pricing);
-        let ctx = Context::new(&cluster, &pricing, &costs);
+        let index = crate::analyzers::Index::new(&cluster, &costs);
+        let ctx = Context::new(&cluster, &pricing, &costs, &index);
         let v = analyzer_context_json(&ctx, false);
         let Value::Object(whole) = serde_json::to_value(&cluster).unwrap() else {
             panic!("a cluster serialises to an object")

@@ -377,7 +377,8 @@ pub fn analyze(cluster: &Cluster, options: AnalyzeOptions) -> analyzers::Result<
         .pricing
         .unwrap_or_else(|| Pricing::for_cluster(cluster));
     let costs = ClusterCosts::compute(cluster, &pricing);
-    let ctx = Context::new(cluster, &pricing, &costs);
+    let index = analyzers::Index::new(cluster, &costs);
+    let ctx = Context::new(cluster, &pricing, &costs, &index);
     let list = options.analyzers.unwrap_or_else(analyzers::builtin);
     let mut recs = Vec::new();
     let mut analyzer_notes = Vec::new();
@@ -439,6 +440,7 @@ pub fn build_report(
             .then(b.priority.cmp(&a.priority))
             .then(a.id.cmp(&b.id))
     });
+    let index = analyzers::Index::new(cluster, costs);
     // node groups
     let mut groups: BTreeMap<String, GroupCost> = BTreeMap::new();
     let mut group_alloc: BTreeMap<String, (i64, i64, i64, i64)> = BTreeMap::new();
@@ -459,13 +461,13 @@ pub fn build_report(
         if n.capacity_type == CapacityType::Spot {
             g.spot_nodes += 1;
         }
-        g.monthly_usd += costs.node(&n.name).map(|c| c.monthly()).unwrap_or(0.0);
+        g.monthly_usd += index.node_cost(&n.name).map(|c| c.monthly()).unwrap_or(0.0);
         *types
             .entry(name.clone())
             .or_default()
             .entry(n.instance_type.clone().unwrap_or_else(|| "unknown".into()))
             .or_default() += 1;
-        let req: crate::model::Resources = cluster.pods_on(&n.name).map(|p| p.requests()).sum();
+        let req: crate::model::Resources = index.pods_on(&n.name).map(|p| p.requests()).sum();
         let a = group_alloc.entry(name).or_default();
         a.0 += req.cpu_milli;
         a.1 += n.allocatable.cpu_milli;

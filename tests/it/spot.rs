@@ -199,7 +199,8 @@ fn spot_migration_only_for_groups_whose_every_pod_is_spot_ready() {
     // and the reasons a pod is not spot-ready
     let pricing = cloudoptim_core::cost::Pricing::for_cluster(&cluster);
     let costs = cloudoptim_core::cost::ClusterCosts::compute(&cluster, &pricing);
-    let ctx = cloudoptim_core::analyzers::Context::new(&cluster, &pricing, &costs);
+    let index = cloudoptim_core::analyzers::Index::new(&cluster, &costs);
+    let ctx = cloudoptim_core::analyzers::Context::new(&cluster, &pricing, &costs, &index);
     let why = |pred: &dyn Fn(&cloudoptim_core::model::Pod) -> bool| {
         let p = cluster.pods.iter().find(|p| pred(p)).unwrap();
         cloudoptim_core::analyzers::spot_blocker(&ctx, p, &["kube-system".to_string()])

@@ -21,7 +21,7 @@ impl Analyzer for EmptyNodes {
     fn analyze(&self, ctx: &Context<'_>) -> Result<Vec<Recommendation>> {
         let mut out = Vec::new();
         for n in &ctx.cluster.nodes {
-            let pods: Vec<_> = ctx.cluster.pods_on(&n.name).collect();
+            let pods: Vec<_> = ctx.pods_on(&n.name).collect();
             let workload_pods = pods
                 .iter()
                 .filter(|p| {
@@ -31,7 +31,7 @@ impl Analyzer for EmptyNodes {
             if workload_pods > 0 {
                 continue;
             }
-            let Some(cost) = ctx.costs.node(&n.name) else {
+            let Some(cost) = ctx.node_cost(&n.name) else {
                 continue;
             };
             let monthly = cost.monthly();

@@ -27,8 +27,10 @@ pub use zombie_volumes::ZombieVolumes;
 
 use jiff::Timestamp;
 
-use crate::cost::{ClusterCosts, Pricing};
-use crate::model::Cluster;
+use std::collections::HashMap;
+
+use crate::cost::{ClusterCosts, NodeCost, Pricing};
+use crate::model::{Cluster, Pod, Workload, WorkloadKind, WorkloadRef};
 use crate::recommend::Recommendation;
 
 /// Why an analyzer failed.
@@ -76,17 +78,104 @@ pub struct Context<'a> {
     /// "Now", for ages and grace periods: the newest timestamp in the snapshot, so results do not
     /// drift with the wall clock.
     pub now: Timestamp,
+    /// Lookups by name over the snapshot and its costs, so analyzers stay linear in its size.
+    pub index: &'a Index<'a>,
 }
 
 impl<'a> Context<'a> {
-    /// A context; "now" is the newest timestamp in the snapshot (or the Unix epoch when it has none).
-    pub fn new(cluster: &'a Cluster, pricing: &'a Pricing, costs: &'a ClusterCosts) -> Context<'a> {
+    /// A context; "now" is the newest timestamp in the snapshot (or the Unix epoch when it has
+    /// none). `index` must be built from the same `cluster` and `costs`
+    /// ([`Index::new`]).
+    pub fn new(
+        cluster: &'a Cluster,
+        pricing: &'a Pricing,
+        costs: &'a ClusterCosts,
+        index: &'a Index<'a>,
+    ) -> Context<'a> {
         Context {
             cluster,
             pricing,
             costs,
             now: snapshot_time(cluster),
+            index,
         }
+    }
+
+    /// Active pods on a node, in snapshot order (what [`Cluster::pods_on`] returns, from the
+    /// index).
+    pub fn pods_on(&self, node: &str) -> impl Iterator<Item = &'a Pod> + use<'a> {
+        let index: &'a Index<'a> = self.index;
+        index.pods_on(node)
+    }
+
+    /// Workload by reference (what [`Cluster::workload`] returns, from the index).
+    pub fn workload(&self, r: &WorkloadRef) -> Option<&'a Workload> {
+        self.index.workload(r)
+    }
+
+    /// The cost of a node (what [`ClusterCosts::node`] returns, from the index).
+    pub fn node_cost(&self, name: &str) -> Option<&'a NodeCost> {
+        self.index.node_cost(name)
+    }
+}
+
+/// Hash lookups over a snapshot and its costs: pods by node, workloads by reference, node costs
+/// by name. Built once per analysis in linear time; the `Cluster` and `ClusterCosts` methods of
+/// the same names scan lists, which is quadratic when called per node or per workload on a
+/// 5,000-node cluster.
+#[derive(Debug, Clone, Default)]
+pub struct Index<'a> {
+    pods_by_node: HashMap<&'a str, Vec<&'a Pod>>,
+    workloads: HashMap<(WorkloadKind, &'a str, &'a str), &'a Workload>,
+    node_costs: HashMap<&'a str, &'a NodeCost>,
+}
+
+impl<'a> Index<'a> {
+    /// Indexes a snapshot and the costs computed from it.
+    pub fn new(cluster: &'a Cluster, costs: &'a ClusterCosts) -> Index<'a> {
+        let mut pods_by_node: HashMap<&str, Vec<&Pod>> = HashMap::new();
+        for p in cluster.pods.iter().filter(|p| p.is_active()) {
+            if let Some(n) = p.node_name.as_deref() {
+                pods_by_node.entry(n).or_default().push(p);
+            }
+        }
+        let mut workloads = HashMap::with_capacity(cluster.workloads.len());
+        for w in &cluster.workloads {
+            // the first of duplicates wins, as a scan would find it
+            workloads
+                .entry((w.kind, w.namespace.as_str(), w.name.as_str()))
+                .or_insert(w);
+        }
+        let mut node_costs = HashMap::with_capacity(costs.nodes.len());
+        for n in &costs.nodes {
+            node_costs.entry(n.node.as_str()).or_insert(n);
+        }
+        Index {
+            pods_by_node,
+            workloads,
+            node_costs,
+        }
+    }
+
+    /// Active pods on a node, in snapshot order.
+    pub fn pods_on<'s>(&'s self, node: &str) -> impl Iterator<Item = &'a Pod> + use<'s, 'a> {
+        self.pods_by_node
+            .get(node)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .copied()
+    }
+
+    /// Workload by reference.
+    pub fn workload(&self, r: &WorkloadRef) -> Option<&'a Workload> {
+        self.workloads
+            .get(&(r.kind, r.namespace.as_str(), r.name.as_str()))
+            .copied()
+    }
+
+    /// Cost of a node by name.
+    pub fn node_cost(&self, name: &str) -> Option<&'a NodeCost> {
+        self.node_costs.get(name).copied()
     }
 }
 
@@ -190,7 +279,7 @@ pub(crate) fn claim_on_nodes(
 ) -> Recommendation {
     let mut unclaimed = 0.0;
     for (node, monthly) in per_node {
-        let base = ctx.costs.node(node).map(|c| c.monthly()).unwrap_or(0.0);
+        let base = ctx.node_cost(node).map(|c| c.monthly()).unwrap_or(0.0);
         if base > 0.0 {
             r = r.with_claim(format!("node:{node}"), base, monthly / base);
         } else {

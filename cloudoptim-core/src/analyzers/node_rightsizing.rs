@@ -99,7 +99,7 @@ impl Analyzer for NodeRightsizing {
             for node in &nodes {
                 alloc += node.allocatable;
                 let mut ds = Resources::default();
-                for p in ctx.cluster.pods_on(&node.name) {
+                for p in ctx.pods_on(&node.name) {
                     let r = p.requests();
                     if p.is_daemonset() {
                         ds += r;
@@ -181,8 +181,7 @@ impl Analyzer for NodeRightsizing {
                 Recommendation::new(RecommendationKind::NodeRightsizing, self.name(), target);
             for node in &nodes {
                 let base = ctx
-                    .costs
-                    .node(&node.name)
+                    .node_cost(&node.name)
                     .map(|c| c.monthly())
                     .unwrap_or(0.0);
                 r = r.with_claim(format!("node:{}", node.name), base, fraction);

@@ -115,7 +115,6 @@ impl Analyzer for OomRemediation {
             let new_mem = (raised + (1 << 20) - 1) >> 20 << 20;
             // the cost of the extra request, at the memory price of the nodes the pods run on
             let replicas = ctx
-                .cluster
                 .workload(wref.as_ref().unwrap_or(&WorkloadRef {
                     kind: crate::model::WorkloadKind::Pod,
                     namespace: ns.clone(),
@@ -127,7 +126,7 @@ impl Analyzer for OomRemediation {
             let gib_price = h
                 .pods
                 .iter()
-                .filter_map(|p| p.node_name.as_deref().and_then(|n| ctx.costs.node(n)))
+                .filter_map(|p| p.node_name.as_deref().and_then(|n| ctx.node_cost(n)))
                 .map(|c| c.memory_gib_hourly)
                 .sum::<f64>()
                 / h.pods.len().max(1) as f64;

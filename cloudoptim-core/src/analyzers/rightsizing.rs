@@ -200,7 +200,7 @@ impl Analyzer for WorkloadRightsizing {
         }
         let mut out = Vec::new();
         for (wref, pods) in groups {
-            let workload = ctx.cluster.workload(wref);
+            let workload = ctx.workload(wref);
             let hpa = workload.and_then(|w| w.hpa.clone());
             let Some(first) = pods.first() else { continue };
             for c in &first.containers {
@@ -305,7 +305,7 @@ impl Analyzer for WorkloadRightsizing {
                 let mut per_node: std::collections::BTreeMap<String, f64> =
                     std::collections::BTreeMap::new();
                 for p in &pods {
-                    if let Some(nc) = p.node_name.as_deref().and_then(|n| ctx.costs.node(n)) {
+                    if let Some(nc) = p.node_name.as_deref().and_then(|n| ctx.node_cost(n)) {
                         let h = (cur_cpu - new_cpu) as f64 / 1000.0 * nc.cpu_core_hourly
                             + (cur_mem - new_mem) as f64 / (1u64 << 30) as f64
                                 * nc.memory_gib_hourly;

@@ -57,11 +57,7 @@ pub fn spot_blocker(ctx: &Context<'_>, p: &Pod, denied: &[String]) -> Option<Str
     if matches!(w.kind, WorkloadKind::StatefulSet) {
         return Some("a StatefulSet member".into());
     }
-    let replicas = ctx
-        .cluster
-        .workload(w)
-        .and_then(|x| x.replicas)
-        .unwrap_or(1);
+    let replicas = ctx.workload(w).and_then(|x| x.replicas).unwrap_or(1);
     let pdb_allows = ctx.cluster.pdbs.iter().any(|b| {
         b.namespace == p.namespace
             && !b.selector.is_empty()
@@ -103,7 +99,7 @@ impl Analyzer for SpotMigration {
         for (group, nodes) in groups {
             let pods: Vec<&Pod> = nodes
                 .iter()
-                .flat_map(|n| ctx.cluster.pods_on(&n.name))
+                .flat_map(|n| ctx.pods_on(&n.name))
                 .filter(|p| !p.is_daemonset())
                 .collect();
             if pods.is_empty() {
@@ -175,7 +171,7 @@ impl Analyzer for SpotMigration {
             target.node_group = Some(group.clone());
             let mut r = Recommendation::new(RecommendationKind::SpotMigration, self.name(), target);
             for n in &nodes {
-                let base = ctx.costs.node(&n.name).map(|c| c.monthly()).unwrap_or(0.0);
+                let base = ctx.node_cost(&n.name).map(|c| c.monthly()).unwrap_or(0.0);
                 r = r.with_claim(format!("node:{}", n.name), base, fraction);
             }
             let monthly = r.monthly_savings_usd;

@@ -82,7 +82,8 @@ pub fn readiness(cluster: &crate::model::Cluster) -> Vec<Readiness> {
     use std::collections::BTreeMap;
     let pricing = crate::cost::Pricing::for_cluster(cluster);
     let costs = crate::cost::ClusterCosts::compute(cluster, &pricing);
-    let ctx = crate::analyzers::Context::new(cluster, &pricing, &costs);
+    let index = crate::analyzers::Index::new(cluster, &costs);
+    let ctx = crate::analyzers::Context::new(cluster, &pricing, &costs, &index);
     let denied = crate::analyzers::SpotMigrationConfig::default().denied_namespaces;
     let mut by: BTreeMap<(String, String), Readiness> = BTreeMap::new();
     for p in cluster

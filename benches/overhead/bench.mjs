@@ -1,0 +1,29 @@
+// The Node side of the bindings overhead benchmark (see run.sh and docs/benchmarks.md).
+//
+// Loads the cluster written by `gen-cluster` with its usage history and analyses it through the
+// `cloudoptim` package, ROUNDS times, printing one JSON line per round like the Rust and Python
+// sides. The recommendations are read into JS objects, as a portal would.
+//
+//     node bench.mjs DIR [ROUNDS]
+import { analyze, loadCluster } from 'cloudoptim'
+
+const [dir, roundsArg] = process.argv.slice(2)
+const rounds = Number(roundsArg ?? 5)
+const usage = [`${dir}/usage-cpu.json`, `${dir}/usage-memory.json`]
+for (let round = 0; round < rounds; round++) {
+  const t0 = process.hrtime.bigint()
+  const cluster = await loadCluster(`${dir}/cluster.json`, { usage })
+  const t1 = process.hrtime.bigint()
+  const report = await analyze(cluster)
+  const recs = report.recommendations
+  const savings = recs.reduce((s, r) => s + r.monthly_savings_usd, 0)
+  const t2 = process.hrtime.bigint()
+  console.log(JSON.stringify({
+    lang: 'node',
+    round,
+    load_s: Number(t1 - t0) / 1e9,
+    analyze_s: Number(t2 - t1) / 1e9,
+    recommendations: recs.length,
+    monthly_savings: Math.round(savings * 100) / 100,
+  }))
+}

@@ -1,0 +1,66 @@
+//! The Rust side of the bindings overhead benchmark (`benches/overhead/run.sh`): loads the
+//! cluster written by `gen-cluster` with its usage history and analyses it, `ROUNDS` times,
+//! through the same public functions the Python and Node bindings call, and prints one JSON
+//! line per round: `{"lang":"rust","round":i,"load_s":…,"analyze_s":…,"recommendations":n,
+//! "monthly_savings":x}`.
+//!
+//! ```text
+//! analyze-overhead DIR [ROUNDS]
+//! ```
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use cloudoptim_core::pipeline;
+use cloudoptim_core::pipeline::PricingOptions;
+use cloudoptim_core::report::Filters;
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let Some(dir) = args.next() else {
+        eprintln!("usage: analyze-overhead DIR [ROUNDS]");
+        return ExitCode::FAILURE;
+    };
+    let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let dir = Path::new(&dir);
+    let path = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    let usage = vec![path("usage-cpu.json"), path("usage-memory.json")];
+    for round in 0..rounds {
+        let t0 = Instant::now();
+        let loaded =
+            match pipeline::load_snapshot_from_strings(&path("cluster.json"), &[], &usage, None) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("analyze-overhead: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+        let load_s = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let report = match pipeline::analyze_with_extra(
+            &loaded.cluster,
+            &PricingOptions::default(),
+            None,
+            &Filters::default(),
+            Vec::new(),
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("analyze-overhead: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let analyze_s = t1.elapsed().as_secs_f64();
+        let savings: f64 = report
+            .recommendations
+            .iter()
+            .map(|r| r.monthly_savings_usd)
+            .sum();
+        println!(
+            "{{\"lang\":\"rust\",\"round\":{round},\"load_s\":{load_s:.6},\"analyze_s\":{analyze_s:.6},\"recommendations\":{},\"monthly_savings\":{savings:.2}}}",
+            report.recommendations.len()
+        );
+    }
+    ExitCode::SUCCESS
+}
