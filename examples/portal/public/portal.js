@@ -19,14 +19,14 @@ const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' 
 function diffBlock(diff) {
   if (!diff) return el('p', 'empty', 'No change to the repository.')
   const pre = el('pre', 'diff')
-  diff.replace(/\n$/, '').split('\n').forEach((line, i) => {
+  // one block per line: the line breaks are the blocks' (copying the diff keeps them)
+  for (const line of diff.replace(/\n$/, '').split('\n')) {
     const cls = line.startsWith('+++') || line.startsWith('---') ? 'file'
       : line.startsWith('@@') ? 'hunk'
         : line.startsWith('+') ? 'add'
           : line.startsWith('-') ? 'del' : 'ctx'
-    if (i > 0) pre.append('\n')
     pre.append(el('span', cls, line))
-  })
+  }
   return pre
 }
 
@@ -49,30 +49,41 @@ function renderPreview(p) {
   return [el('h3', 'rec-title', p.title), dl, diffBlock(p.diff)]
 }
 
+function table(id, headings, rows) {
+  const t = el('table', 'proposal', [
+    el('thead', null, [el('tr', null, headings.map((h) => el('th', null, h)))]),
+    el('tbody', null, rows),
+  ])
+  t.id = id
+  return t
+}
+
 function renderProposal(result) {
   const prs = result.items.filter((i) => i.status === 'dry_run')
+  const others = result.items.filter((i) => i.status !== 'dry_run')
   const saving = prs.reduce((s, i) => s + i.monthly_savings_usd, 0)
   const summary = el('p', 'summary', [
     'Dry run against ', el('code', null, result.repository), ` (base ${result.base}): `,
     el('strong', null, String(prs.length)), ' pull requests would be opened, saving ',
-    el('strong', null, usd.format(saving)), ` a month; ${result.items.length - prs.length} recommendations make none. Nothing was written or pushed.`,
+    el('strong', null, usd.format(saving)), ` a month; ${others.length} recommendations make none. Nothing was written or pushed.`,
   ])
   summary.id = 'propose-summary'
-  const head = el('thead', null, [el('tr', null, ['Status', 'Pull request', 'Branch', 'Savings / month', 'Files'].map((h) => el('th', null, h)))])
-  const body = el('tbody', null, result.items.map((i) => {
-    const title = el('td', 'pr-title', i.title ?? i.target)
-    if (i.reason) title.append(el('div', 'reason', i.reason))
-    const tr = el('tr', 'item', [
+  const prTable = table('proposal-prs', ['Pull request', 'Branch', 'Savings / month', 'Files'], prs.map((i) => el('tr', 'item', [
+    el('td', 'pr-title', i.title),
+    el('td', 'branch', [el('code', null, i.branch)]),
+    el('td', 'savings', usd.format(i.monthly_savings_usd)),
+    el('td', 'files', codes(i.files ?? [])),
+  ])))
+  const skipped = el('details', 'skipped', [
+    el('summary', null, `${others.length} recommendations make no pull request`),
+    table('proposal-skipped', ['Status', 'Target', 'Why', 'Savings / month'], others.map((i) => el('tr', 'item', [
       el('td', 'status', i.status),
-      title,
-      el('td', 'branch', i.branch ? [el('code', null, i.branch)] : ''),
+      el('td', 'target', i.target),
+      el('td', 'reason', i.reason ?? ''),
       el('td', 'savings', usd.format(i.monthly_savings_usd)),
-      el('td', 'files', codes(i.files ?? [])),
-    ])
-    tr.classList.add(`status-${i.status}`)
-    return tr
-  }))
-  return [summary, el('table', 'proposal', [head, body])]
+    ]))),
+  ])
+  return [summary, prTable, skipped]
 }
 
 async function api(url, init) {

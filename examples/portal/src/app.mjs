@@ -37,6 +37,8 @@ export function createApp(portal) {
   app.use(express.urlencoded({ extended: false, limit: '16kb' }))
 
   // ---- JSON API ---------------------------------------------------------------------------
+  // browsers ask for it; the portal has none
+  app.get('/favicon.ico', (req, res) => res.status(204).end())
   app.get('/healthz', (req, res) => res.json({ ok: true }))
 
   app.get('/api/summary', (req, res) => {

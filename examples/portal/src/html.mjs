@@ -88,7 +88,7 @@ export function diffBlock(diff) {
           : line.startsWith('-') ? 'del' : 'ctx'
     return `<span class="${cls}">${esc(line)}</span>`
   })
-  return `<pre class="diff">${lines.join('\n')}</pre>`
+  return `<pre class="diff">${lines.join('')}</pre>`
 }
 
 /** The preview of one recommendation's pull request (also rendered by public/portal.js). */
@@ -103,22 +103,34 @@ export function previewBlock(p) {
   return `<h3 class="rec-title">${esc(p.title)}</h3><dl>${facts}</dl>${diffBlock(p.diff)}`
 }
 
-/** The result of a dry-run proposal: one row per pull request or skipped recommendation. */
+/**
+ * The result of a dry-run proposal: the pull requests that would be opened, then (folded) the
+ * recommendations that make none, with the reason (also rendered by public/portal.js).
+ */
 export function proposalBlock(result) {
   const prs = result.items.filter((i) => i.status === 'dry_run')
+  const others = result.items.filter((i) => i.status !== 'dry_run')
   const saving = prs.reduce((s, i) => s + i.monthly_savings_usd, 0)
-  const rows = result.items.map((i) => `<tr class="item status-${esc(i.status)}">
-<td class="status">${esc(i.status)}</td>
-<td class="pr-title">${esc(i.title ?? i.target)}${i.reason ? `<div class="reason">${esc(i.reason)}</div>` : ''}</td>
-<td class="branch">${i.branch ? `<code>${esc(i.branch)}</code>` : ''}</td>
+  const prRows = prs.map((i) => `<tr class="item">
+<td class="pr-title">${esc(i.title)}</td>
+<td class="branch"><code>${esc(i.branch)}</code></td>
 <td class="savings">${esc(usd(i.monthly_savings_usd))}</td>
 <td class="files">${(i.files ?? []).map((f) => `<code>${esc(f)}</code>`).join(' ')}</td>
 </tr>`).join('')
+  const otherRows = others.map((i) => `<tr class="item">
+<td class="status">${esc(i.status)}</td>
+<td class="target">${esc(i.target)}</td>
+<td class="reason">${esc(i.reason ?? '')}</td>
+<td class="savings">${esc(usd(i.monthly_savings_usd))}</td>
+</tr>`).join('')
   return `<p class="summary" id="propose-summary">Dry run against <code>${esc(result.repository)}</code> (base ${esc(result.base)}):
 <strong>${prs.length}</strong> pull requests would be opened, saving <strong>${esc(usd(saving))}</strong> a month;
-${result.items.length - prs.length} recommendations make none. Nothing was written or pushed.</p>
-<table class="proposal"><thead><tr><th>Status</th><th>Pull request</th><th>Branch</th><th>Savings / month</th><th>Files</th></tr></thead>
-<tbody>${rows}</tbody></table>`
+${others.length} recommendations make none. Nothing was written or pushed.</p>
+<table class="proposal" id="proposal-prs"><thead><tr><th>Pull request</th><th>Branch</th><th>Savings / month</th><th>Files</th></tr></thead>
+<tbody>${prRows}</tbody></table>
+<details class="skipped"><summary>${others.length} recommendations make no pull request</summary>
+<table class="proposal" id="proposal-skipped"><thead><tr><th>Status</th><th>Target</th><th>Why</th><th>Savings / month</th></tr></thead>
+<tbody>${otherRows}</tbody></table></details>`
 }
 
 function proposeForm() {
