@@ -1,15 +1,18 @@
 // The JSON API and the pages without script, over HTTP: what the list, previews and proposals
 // return compared with the package's own analyze() and propose(), errors, escaping.
 import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 
 import { analyze, demoCluster, propose } from 'cloudoptim'
 
 import { createPortal } from '../src/portal.mjs'
-import { gitopsRepo, snapshot, startPortal, usd } from './helpers.mjs'
+import { gitopsRepo, portalDir, snapshot, startPortal, usd } from './helpers.mjs'
 
 /** The package's own dry run, on a copy of the example repository. */
 async function packageDryRun(options = {}) {
@@ -246,5 +249,65 @@ describe('configuration', () => {
       assert.ok(e.message.includes(missing), e.message)
       return true
     })
+  })
+})
+
+describe('server.mjs (npm start)', () => {
+  const serverFile = join(portalDir, 'server.mjs')
+
+  /** Runs `server.mjs` with `env` added, until `use(url)` returns. */
+  async function withServer(env, use) {
+    const child = spawn(process.execPath, [serverFile], { env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+    try {
+      const [line] = await once(createInterface({ input: child.stdout }), 'line')
+      const url = line.match(/on (http:\/\/127\.0\.0\.1:\d+)\/$/)?.[1]
+      assert.ok(url, line)
+      await use(url, line)
+    } finally {
+      child.kill('SIGTERM')
+      await once(child, 'exit')
+    }
+  }
+
+  it('loads the dump and cluster name the environment names, on a port the OS picks', async () => {
+    const dump = join(gitopsRepo, 'apps')
+    await withServer({ CLOUDOPTIM_PORTAL_CLUSTER: dump, CLOUDOPTIM_PORTAL_CLUSTER_NAME: 'env-cluster' }, async (url, line) => {
+      assert.ok(line.startsWith('cloudoptim portal: env-cluster ('), line)
+      const summary = await (await fetch(`${url}/api/summary`)).json()
+      assert.equal(summary.source, dump)
+      assert.equal(summary.cluster.name, 'env-cluster')
+      assert.equal(summary.cluster.workloads, 4)
+      assert.equal(summary.repository, gitopsRepo)
+    })
+  })
+
+  it('applies the namespace filters of the environment', async () => {
+    const all = (await analyze(demoCluster())).toJSON().recommendations
+    assert.ok(all.some((r) => r.target.namespace === 'shop'))
+    await withServer({ CLOUDOPTIM_PORTAL_EXCLUDE_NAMESPACES: 'shop, dev-*' }, async (url) => {
+      const { recommendations } = await (await fetch(`${url}/api/recommendations`)).json()
+      assert.ok(recommendations.length > 0)
+      assert.deepEqual(
+        recommendations.map((r) => r.id),
+        all.filter((r) => r.target.namespace !== 'shop' && !r.target.namespace?.startsWith('dev-')).map((r) => r.id),
+      )
+    })
+  })
+
+  it('exits 1 naming the file when the cluster dump cannot be read', () => {
+    const missing = join(gitopsRepo, 'no-such-dump.json')
+    const r = spawnSync(process.execPath, [serverFile], {
+      env: { ...process.env, PORT: '0', CLOUDOPTIM_PORTAL_CLUSTER: missing },
+      encoding: 'utf8',
+    })
+    assert.equal(r.status, 1)
+    assert.ok(r.stderr.includes(missing), r.stderr)
+    assert.match(r.stderr, /\(CLOUDOPTIM_IO\)/)
+  })
+
+  it('exits 2 for a port that is no port', () => {
+    const r = spawnSync(process.execPath, [serverFile], { env: { ...process.env, PORT: 'eighty' }, encoding: 'utf8' })
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /PORT: `eighty` is not a port number/)
   })
 })
