@@ -12,7 +12,7 @@ const publicDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'public')
 /** The sort column and direction of a request, checked (the default: savings, largest first). */
 function sortOf(query) {
   const sort = typeof query.sort === 'string' ? query.sort : 'savings'
-  const dir = typeof query.dir === 'string' ? query.dir : SORTS[sort]?.dir
+  const dir = typeof query.dir === 'string' ? query.dir : Object.hasOwn(SORTS, sort) ? SORTS[sort].dir : undefined
   return { sort, dir }
 }
 

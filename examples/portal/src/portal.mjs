@@ -63,7 +63,7 @@ export function targetLabel(rec) {
  * @param {string} [dir] `asc` or `desc` (default: the column's own)
  */
 export function sortRecommendations(recs, sort = 'savings', dir) {
-  const column = SORTS[sort]
+  const column = Object.hasOwn(SORTS, sort) ? SORTS[sort] : undefined
   if (!column) {
     throw new PortalError('PORTAL_BAD_SORT', `unknown sort column \`${sort}\` (one of: ${Object.keys(SORTS).join(', ')})`)
   }
@@ -102,7 +102,7 @@ export async function createPortal(options) {
   const filters = options.filters ?? {}
   const proposeFilters = {}
   for (const [key, value] of Object.entries(filters)) {
-    if (!(key in FILTER_KEYS)) {
+    if (!Object.hasOwn(FILTER_KEYS, key)) {
       throw new PortalError('PORTAL_CONFIG', `filters: unknown key \`${key}\` (one of: ${Object.keys(FILTER_KEYS).join(', ')})`)
     }
     proposeFilters[FILTER_KEYS[key]] = value

@@ -95,6 +95,12 @@ describe('JSON API', () => {
     assert.equal(body.error.code, 'PORTAL_BAD_SORT')
     assert.match(body.error.message, /`price`/)
     assert.equal((await json('/api/recommendations?dir=up')).status, 400)
+    for (const name of ['__proto__', 'constructor', 'toString']) {
+      const r = await json(`/api/recommendations?sort=${name}`)
+      assert.equal(r.status, 400, name)
+      assert.equal(r.body.error.code, 'PORTAL_BAD_SORT')
+      assert.equal((await get(`/?sort=${name}`)).status, 400, name)
+    }
   })
 
   it('summarises the cluster and costs as analyze() does', async () => {
@@ -217,9 +223,11 @@ describe('configuration', () => {
   })
 
   it('refuses an unknown filter key, naming it', async () => {
-    await assert.rejects(createPortal({ repo: gitopsRepo, filters: { strategy: 'vpa' } }), {
-      code: 'PORTAL_CONFIG', message: /unknown key `strategy`/,
-    })
+    for (const key of ['strategy', 'toString']) {
+      await assert.rejects(createPortal({ repo: gitopsRepo, filters: { [key]: 'x' } }), {
+        code: 'PORTAL_CONFIG', message: new RegExp(`unknown key \`${key}\``),
+      })
+    }
   })
 
   it('applies namespace filters to the list and the proposals alike', async () => {
