@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the project: Rust (unit, integration, doc, examples), lints, Python, Node.
+# Runs every test of the project: Rust (unit, integration, doc, examples), lints, Python, Node,
+# and the portal example in headless Chromium.
 # The cargo build cache lives outside the tree so repeated runs are warm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,5 +33,8 @@ step "Python tests"
 
 step "Node tests"
 ./scripts/test-node.sh
+
+step "portal example (headless Chromium)"
+./scripts/test-portal.sh
 
 step "all tests passed"
