@@ -28,6 +28,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "Rust tests"
 cargo test --workspace --exclude cloudoptim-py --exclude cloudoptim-node
 
+step "Rust API reference (rustdoc, warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p cloudoptim-core --all-features
+
 step "Python tests"
 ./scripts/test-python.sh
 

@@ -16,7 +16,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 echo "building (release)…" >&2
-cargo build --quiet --release -p cloudoptim-benches --bin gen-cluster --bin analyze-overhead
+cargo build --quiet --release -p cloudoptim-overhead-bench
 [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2"
 (cd cloudoptim-py && PATH="$venv/bin:$PATH" "$venv/bin/maturin" build --release --interpreter "$venv/bin/python" --auditwheel skip -o "$work/wheel" >&2)

@@ -175,3 +175,9 @@ impl Error {
         d
     }
 }
+
+/// The Rust walkthrough in `docs/rust.md`, whose examples run as doctests so the page cannot
+/// drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/rust.md")]
+pub struct RustWalkthrough;
