@@ -407,6 +407,26 @@ impl Builder {
 
     fn add_prometheus(&mut self, path: &Path, doc: Value) -> Result<()> {
         let r: WPromResponse = typed(path, "Prometheus response", doc)?;
+        self.add_prometheus_response(path, r)
+    }
+
+    /// Reads a whole file as one Prometheus `query_range` response straight from its text,
+    /// without the intermediate JSON tree (usage history is most of a large snapshot's bytes).
+    /// `Ok(false)` when the text is not one such response: the caller reads it the general way,
+    /// which also gives the errors.
+    pub(crate) fn try_add_prometheus_text(&mut self, path: &Path, text: &str) -> Result<bool> {
+        let head = &text.as_bytes()[..text.len().min(4096)];
+        if !text.trim_start().starts_with('{') || !head.windows(12).any(|w| w == b"\"resultType\"")
+        {
+            return Ok(false);
+        }
+        match serde_json::from_str::<WPromResponse>(text) {
+            Ok(r) => self.add_prometheus_response(path, r).map(|()| true),
+            Err(_) => Ok(false),
+        }
+    }
+
+    fn add_prometheus_response(&mut self, path: &Path, r: WPromResponse) -> Result<()> {
         if r.status != "success" {
             return Err(LoadError::Field {
                 path: path.to_path_buf(),
@@ -459,14 +479,17 @@ impl Builder {
             };
             let mut samples = Vec::with_capacity(s.values.len());
             for (j, (ts, val)) in s.values.into_iter().chain(s.value).enumerate() {
-                let v: f64 = match val.as_str() {
-                    "NaN" | "+Inf" | "-Inf" => continue,
-                    other => other.parse().map_err(|_| LoadError::Field {
-                        path: path.to_path_buf(),
-                        object: format!("series {i} ({ns}/{pod})"),
-                        field: format!("data.result[{i}].values[{j}]"),
-                        message: format!("{val:?} is not a number"),
-                    })?,
+                let v: f64 = match val {
+                    WSample::NotFinite => continue,
+                    WSample::Number(x) => x,
+                    WSample::Invalid(val) => {
+                        return Err(LoadError::Field {
+                            path: path.to_path_buf(),
+                            object: format!("series {i} ({ns}/{pod})"),
+                            field: format!("data.result[{i}].values[{j}]"),
+                            message: format!("{val:?} is not a number"),
+                        });
+                    }
                 };
                 samples.push((ts as i64, v));
             }

@@ -239,6 +239,10 @@ fn read_into(path: &Path, b: &mut convert::Builder) -> Result<Vec<PathBuf>> {
             path: f.clone(),
             source,
         })?;
+        let is_json = f.extension().and_then(|e| e.to_str()) == Some("json");
+        if is_json && b.try_add_prometheus_text(f, &text)? {
+            continue;
+        }
         for (idx, doc) in parse_documents(f, &text)?.into_iter().enumerate() {
             b.add_document(f, idx, doc)?;
         }

@@ -755,7 +755,41 @@ pub(crate) struct WPromData {
 pub(crate) struct WPromSeries {
     pub metric: BTreeMap<String, String>,
     #[serde(default)]
-    pub values: Vec<(f64, String)>,
+    pub values: Vec<(f64, WSample)>,
     #[serde(default)]
-    pub value: Option<(f64, String)>,
+    pub value: Option<(f64, WSample)>,
+}
+
+/// A sample value as Prometheus writes it (a string), parsed while reading so a week of
+/// samples does not become a string each.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum WSample {
+    /// A number.
+    Number(f64),
+    /// `NaN`, `+Inf`, `-Inf`: no reading.
+    NotFinite,
+    /// Not a number; kept for the error message.
+    Invalid(String),
+}
+
+impl<'de> Deserialize<'de> for WSample {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = WSample;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sample value as a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<WSample, E> {
+                Ok(match v {
+                    "NaN" | "+Inf" | "-Inf" => WSample::NotFinite,
+                    other => match other.parse::<f64>() {
+                        Ok(x) => WSample::Number(x),
+                        Err(_) => WSample::Invalid(other.to_string()),
+                    },
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
