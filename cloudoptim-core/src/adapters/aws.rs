@@ -565,6 +565,12 @@ pub fn parse_launch_template(spec: &str) -> (String, String) {
     }
 }
 
+/// Whether `s` is a launch template id (`lt-` and hexadecimal digits) rather than a name.
+pub fn is_launch_template_id(s: &str) -> bool {
+    s.strip_prefix("lt-")
+        .is_some_and(|h| h.len() >= 8 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 impl LaunchSpec {
     /// Launches from a launch template (`NAME|ID[:VERSION]`), with on-demand fallback.
     pub fn with_launch_template(template: impl Into<String>) -> Self {
@@ -835,7 +841,7 @@ impl AwsExecutor {
         if let Some(lt) = &spec.launch_template {
             let (template, version) = parse_launch_template(lt);
             let b = LaunchTemplateSpecification::builder().version(version);
-            let b = if template.starts_with("lt-") {
+            let b = if is_launch_template_id(&template) {
                 b.launch_template_id(template)
             } else {
                 b.launch_template_name(template)
@@ -1133,5 +1139,30 @@ impl aws_sdk_ec2::config::Intercept for CallRecorder {
             c.push(action);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launch_template_names_ids_and_versions() {
+        assert_eq!(
+            parse_launch_template("nodes:3"),
+            ("nodes".to_string(), "3".to_string())
+        );
+        assert_eq!(
+            parse_launch_template("lt-0abc12345678def90"),
+            ("lt-0abc12345678def90".to_string(), "$Default".to_string())
+        );
+        assert_eq!(
+            parse_launch_template("nodes:$Latest"),
+            ("nodes".to_string(), "$Latest".to_string())
+        );
+        assert!(is_launch_template_id("lt-0abc12345678def90"));
+        // a name that happens to start with `lt-` is still a name
+        assert!(!is_launch_template_id("lt-workers"));
+        assert!(!is_launch_template_id("workers"));
     }
 }
