@@ -367,6 +367,61 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_events_that_take_the_instance_force_at_the_deadline() {
+        use crate::executor::ForceDelete;
+        assert_eq!(
+            force_policy(&EventKind::SpotInterruption),
+            ForceDelete::AtDeadline
+        );
+        assert_eq!(
+            force_policy(&EventKind::StateChange),
+            ForceDelete::AtDeadline
+        );
+        assert_eq!(
+            force_policy(&EventKind::AsgTermination),
+            ForceDelete::AtDeadline
+        );
+        assert_eq!(
+            force_policy(&EventKind::RebalanceRecommendation),
+            ForceDelete::Never
+        );
+        assert_eq!(
+            force_policy(&EventKind::ScheduledChange),
+            ForceDelete::Never
+        );
+        // a rebalance plan's evictions never force, and count from the event's time
+        let cluster = crate::demo::demo_cluster();
+        let (_, warning) = crate::spot::replay_interruption(&cluster).unwrap();
+        let id = match &warning.parsed {
+            Parsed::Event(e) => e.instance_ids[0].clone(),
+            other => panic!("{other:?}"),
+        };
+        let body = serde_json::json!({"version":"0","id":"r1","detail-type":"EC2 Instance Rebalance Recommendation",
+            "source":"aws.ec2","time":"2026-01-01T00:00:00Z","region":"us-east-1","detail":{"instance-id":id}})
+        .to_string();
+        let plan = plan_response(&cluster, &body);
+        let evictions: Vec<_> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Evict {
+                    force,
+                    not_after,
+                    deadline_seconds,
+                    ..
+                } => Some((*force, not_after.clone(), *deadline_seconds)),
+                _ => None,
+            })
+            .collect();
+        assert!(!evictions.is_empty());
+        for (force, not_after, d) in evictions {
+            assert_eq!(force, ForceDelete::Never);
+            let at: jiff::Timestamp = not_after.unwrap().parse().unwrap();
+            assert_eq!(at.as_second(), 1_767_225_600 + d);
+        }
+    }
+
+    #[test]
     fn envelopes_and_garbage() {
         let ev = r#"{"version":"0","id":"e1","detail-type":"EC2 Spot Instance Interruption Warning","source":"aws.ec2","time":"2021-02-01T00:00:00Z","region":"us-east-1","detail":{"instance-id":"i-1","instance-action":"terminate"}}"#;
         let sqs = serde_json::json!({"MessageId": "m", "Body": ev}).to_string();
