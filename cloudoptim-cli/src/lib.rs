@@ -46,43 +46,18 @@ enum Command {
     },
     /// Analyze a cluster from files or from the Kubernetes API.
     Analyze {
-        /// `kubectl get … -o json|yaml` output: a file or a folder (cluster-info dump folders too).
-        #[arg(
-            long,
-            value_name = "PATH",
-            required_unless_present = "kubeconfig",
-            conflicts_with = "kubeconfig"
-        )]
-        cluster: Option<PathBuf>,
         #[command(flatten)]
-        live: LiveArgs,
-        /// AWS CLI JSON: describe-instances, describe-volumes, describe-spot-price-history (file or folder; repeatable).
-        #[arg(long, value_name = "PATH")]
-        aws: Vec<PathBuf>,
-        /// Prometheus query_range JSON for container CPU and memory (file or folder; repeatable).
-        #[arg(long, value_name = "PATH")]
-        usage: Vec<PathBuf>,
-        /// Read container CPU and memory history live from this Prometheus (query_range, by day and namespace).
-        #[arg(long, value_name = "URL")]
-        prometheus: Option<String>,
-        /// Days of history to read from --prometheus.
-        #[arg(long, default_value_t = 7, value_name = "N")]
-        days: u32,
-        /// Seconds to wait for one Prometheus answer before retrying, then failing.
-        #[arg(long, default_value_t = 30, value_name = "SECS")]
-        prometheus_timeout: u64,
-        /// Read the EC2 inventory live (instances, volumes, spot price history) from --region with the standard AWS credential chain.
-        #[arg(long)]
-        aws_live: bool,
+        input: ClusterArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        usage: UsageArgs,
         /// Traffic matrix: CSV `source,destination,bytes[,window_seconds]` or Prometheus JSON with Istio labels (repeatable).
         #[arg(long, value_name = "PATH")]
         traffic: Vec<PathBuf>,
         /// Cluster name (default: from node labels or instance tags, else the file name).
         #[arg(long)]
         cluster_name: Option<String>,
-        /// Region to price in, and to read with --aws-live (default: the nodes' region, else us-east-1; --aws-live: the AWS chain's region).
-        #[arg(long)]
-        region: Option<String>,
         /// On-demand price table CSV (`instance_type,od_linux_usd_per_hour`) for the region.
         #[arg(long, value_name = "CSV")]
         prices: Option<PathBuf>,
@@ -137,31 +112,16 @@ enum Command {
     /// Plan consolidation: remove nodes whose pods fit elsewhere, or re-pack onto the cheapest
     /// mix of kept and new nodes; every plan reports its LP lower bound.
     Consolidate {
-        /// `kubectl get … -o json|yaml` output (a file or a folder); omit with --demo.
-        #[arg(
-            long,
-            value_name = "PATH",
-            required_unless_present_any = ["demo", "kubeconfig"],
-            conflicts_with = "kubeconfig"
-        )]
-        cluster: Option<PathBuf>,
         #[command(flatten)]
-        live: LiveArgs,
-        /// Plan for the embedded demo cluster.
-        #[arg(long)]
-        demo: bool,
-        /// AWS CLI JSON (spot price history makes spot prices exact).
-        #[arg(long, value_name = "PATH")]
-        aws: Vec<PathBuf>,
+        input: ClusterArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
         /// `remove` or `replace`.
         #[arg(long, default_value = "replace", value_parser = ["remove", "replace"])]
         mode: String,
         /// Instance types allowed for new nodes, comma-separated patterns (`m5.*,m6i.*,c6g.*`).
         #[arg(long, value_delimiter = ',')]
         allow_types: Vec<String>,
-        /// Region to price in.
-        #[arg(long)]
-        region: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -192,6 +152,8 @@ enum Command {
         keep_going: bool,
         #[command(flatten)]
         live: LiveArgs,
+        #[command(flatten)]
+        ec2: Ec2ExecArgs,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -222,12 +184,156 @@ struct LiveArgs {
     request_timeout: u64,
 }
 
+/// Where the cluster comes from: a dump, the live API, or the demo cluster (one of them).
+#[derive(Debug, Clone, Default, clap::Args)]
+struct ClusterArgs {
+    /// `kubectl get … -o json|yaml` output: a file or a folder (cluster-info dump folders too);
+    /// or --kubeconfig for the live API, or --demo.
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present_any = ["demo", "kubeconfig"],
+        conflicts_with_all = ["kubeconfig", "demo"]
+    )]
+    cluster: Option<PathBuf>,
+    /// Use the embedded demo cluster (33 nodes, 245 pods, a week of usage).
+    #[arg(long, conflicts_with = "kubeconfig")]
+    demo: bool,
+    #[command(flatten)]
+    live: LiveArgs,
+}
+
+impl ClusterArgs {
+    /// The snapshot and the loader's warnings.
+    fn load(
+        &self,
+        options: &LoadOptions,
+    ) -> cloudoptim_core::Result<(cloudoptim_core::Cluster, Vec<String>)> {
+        if self.demo {
+            return Ok((demo::demo_cluster(), Vec::new()));
+        }
+        let loaded = load_input(self.cluster.as_deref(), &self.live, options)?;
+        Ok((loaded.cluster, loaded.warnings))
+    }
+}
+
+/// The EC2 inventory: AWS CLI JSON files, or the live API.
+#[derive(Debug, Clone, Default, clap::Args)]
+struct AwsArgs {
+    /// AWS CLI JSON: describe-instances, describe-volumes, describe-spot-price-history (file or
+    /// folder; repeatable).
+    #[arg(long, value_name = "PATH")]
+    aws: Vec<PathBuf>,
+    /// Region: read the EC2 inventory live from it (instances, volumes, spot price history;
+    /// the standard AWS credential chain, AWS_ENDPOINT_URL for another endpoint) and price in
+    /// it. With --aws files or --demo, only the region to price in.
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// Read the EC2 inventory live from the AWS configuration's region (as --region does with
+    /// a region named).
+    #[arg(long, conflicts_with = "aws")]
+    aws_live: bool,
+}
+
+impl AwsArgs {
+    /// `Some(region)` when the inventory is to be read live (`Some(None)`: the chain's region).
+    fn live_region(&self, demo: bool) -> Option<Option<String>> {
+        if !self.aws.is_empty() || (demo && !self.aws_live) {
+            return None;
+        }
+        if self.aws_live || self.region.is_some() {
+            Some(self.region.clone())
+        } else {
+            None
+        }
+    }
+}
+
+/// Usage history: Prometheus query_range files, or a live Prometheus.
+#[derive(Debug, Clone, clap::Args)]
+struct UsageArgs {
+    /// Prometheus query_range JSON for container CPU and memory (file or folder; repeatable).
+    #[arg(long, value_name = "PATH")]
+    usage: Vec<PathBuf>,
+    /// Read container CPU and memory history live from this Prometheus (query_range, by day
+    /// and namespace).
+    #[arg(long, value_name = "URL")]
+    prometheus: Option<String>,
+    /// Days of history to read from --prometheus.
+    #[arg(long, default_value_t = 7, value_name = "N")]
+    days: u32,
+    /// Seconds to wait for one Prometheus answer before retrying, then failing.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    prometheus_timeout: u64,
+}
+
+/// What replacement capacity is launched from (`launch_replacement` steps, EC2 executor).
+#[derive(Debug, Clone, Default, clap::Args)]
+struct LaunchArgs {
+    /// Launch replacements from this launch template: `NAME|ID[:VERSION]` (default version
+    /// `$Default`). Spot first, on demand when spot capacity is short.
+    #[arg(long, value_name = "NAME|ID[:VERSION]")]
+    launch_template: Option<String>,
+    /// Launch replacements from this AMI (when no launch template gives one).
+    #[arg(long, value_name = "AMI")]
+    image_id: Option<String>,
+    /// Subnet for replacements (repeatable): the one in the replaced node's zone is used, else
+    /// the first.
+    #[arg(long, value_name = "ID")]
+    subnet: Vec<String>,
+    /// The tag instances must carry to be terminated, put on launched instances too:
+    /// `KEY[=VALUE]` (default `kubernetes.io/cluster/<cluster name>`).
+    #[arg(long, value_name = "KEY[=VALUE]")]
+    cluster_tag: Option<String>,
+}
+
+impl LaunchArgs {
+    /// Whether replacements can be launched.
+    #[cfg_attr(not(feature = "sqs"), allow(dead_code))]
+    fn can_launch(&self) -> bool {
+        self.launch_template.is_some() || self.image_id.is_some()
+    }
+
+    /// A note on how a `launch_replacement` step would be carried out.
+    fn describe(&self) -> String {
+        match (&self.launch_template, &self.image_id) {
+            (Some(t), _) => format!(
+                "EC2 RunInstances from launch template {t}{}; spot first, on demand if spot capacity is short",
+                if self.subnet.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in subnet(s) {}", self.subnet.join(", "))
+                }
+            ),
+            (None, Some(i)) => {
+                format!("EC2 RunInstances of {i}; spot first, on demand if spot capacity is short")
+            }
+            (None, None) => {
+                "not launched: give --launch-template (or --image-id) for the EC2 executor".into()
+            }
+        }
+    }
+}
+
+/// The EC2 executor of `apply`: terminate, delete volumes, launch replacements.
+#[derive(Debug, Clone, Default, clap::Args)]
+struct Ec2ExecArgs {
+    /// Region of the EC2 steps (default: the AWS configuration's).
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// Cluster name for the default cluster tag.
+    #[arg(long, value_name = "NAME")]
+    cluster_name: Option<String>,
+    #[command(flatten)]
+    launch: LaunchArgs,
+}
+
 /// The live Kubernetes API (cargo feature `kube`, on by default).
 #[cfg(feature = "kube")]
 mod live {
-    use super::{Confirm, LiveArgs};
+    use super::LiveArgs;
     use cloudoptim_core::adapters::kube::{ConnectOptions, KubeClient, KubeExecutor, KubeSource};
-    use cloudoptim_core::executor::{ActionPlan, Outcome, run_plan};
+    use cloudoptim_core::executor::Executor;
     use cloudoptim_core::loader::{LoadOptions, Loaded};
     use cloudoptim_core::source::ClusterSource;
 
@@ -261,36 +367,20 @@ mod live {
         })?
     }
 
-    /// The Kubernetes executor for `events watch` when a kubeconfig is given (a dry run
-    /// unless `yes`); `None` without one.
-    #[cfg(feature = "sqs")]
-    pub fn watch_executor(
+    /// The Kubernetes executor (a dry run unless `yes`; forced deletes at interruption
+    /// deadlines only when `force_delete`). Call it inside the runtime that runs the plan.
+    #[cfg_attr(not(any(feature = "sqs", feature = "aws")), allow(dead_code))]
+    pub async fn executor(
         args: &LiveArgs,
         yes: bool,
-    ) -> cloudoptim_core::Result<Option<std::sync::Arc<dyn cloudoptim_core::executor::Executor>>>
-    {
-        if args.kubeconfig.is_none() {
-            return Ok(None);
-        }
-        let client = block_on(KubeClient::connect(connect_options(args)))??;
-        Ok(Some(std::sync::Arc::new(
-            KubeExecutor::new(client).with_dry_run(!yes),
-        )))
-    }
-
-    /// Runs a plan through the Kubernetes executor (a dry run unless `yes`).
-    pub fn apply(
-        args: &LiveArgs,
-        plan: &ActionPlan,
-        yes: bool,
-        keep_going: bool,
-    ) -> cloudoptim_core::Result<Vec<Outcome>> {
-        block_on(async {
-            let client = KubeClient::connect(connect_options(args)).await?;
-            let kube = KubeExecutor::new(client).with_dry_run(!yes);
-            let guard = Confirm { inner: &kube, yes };
-            Ok(run_plan(&guard, plan, keep_going).await)
-        })?
+        force_delete: bool,
+    ) -> cloudoptim_core::Result<Box<dyn Executor>> {
+        let client = KubeClient::connect(connect_options(args)).await?;
+        Ok(Box::new(
+            KubeExecutor::new(client)
+                .with_dry_run(!yes)
+                .with_force_delete(force_delete),
+        ))
     }
 }
 
@@ -298,7 +388,7 @@ mod live {
 #[cfg(not(feature = "kube"))]
 mod live {
     use super::LiveArgs;
-    use cloudoptim_core::executor::{ActionPlan, Outcome};
+    use cloudoptim_core::executor::Executor;
     use cloudoptim_core::loader::{LoadOptions, Loaded};
 
     fn unsupported() -> cloudoptim_core::Error {
@@ -311,26 +401,144 @@ mod live {
         Err(unsupported())
     }
 
-    #[cfg(feature = "sqs")]
-    pub fn watch_executor(
-        args: &LiveArgs,
-        _: bool,
-    ) -> cloudoptim_core::Result<Option<std::sync::Arc<dyn cloudoptim_core::executor::Executor>>>
-    {
-        if args.kubeconfig.is_some() {
-            return Err(unsupported());
-        }
-        Ok(None)
-    }
-
-    pub fn apply(
+    #[allow(dead_code)]
+    pub async fn executor(
         _: &LiveArgs,
-        _: &ActionPlan,
         _: bool,
         _: bool,
-    ) -> cloudoptim_core::Result<Vec<Outcome>> {
+    ) -> cloudoptim_core::Result<Box<dyn Executor>> {
         Err(unsupported())
     }
+}
+
+/// Parses `KEY[=VALUE]`.
+#[cfg(feature = "aws")]
+fn cluster_tag(
+    launch: &LaunchArgs,
+    cluster_name: Option<&str>,
+) -> Option<cloudoptim_core::adapters::aws::TagMatch> {
+    use cloudoptim_core::adapters::aws::TagMatch;
+    match &launch.cluster_tag {
+        Some(t) => Some(match t.split_once('=') {
+            Some((k, v)) => TagMatch {
+                key: k.to_string(),
+                value: Some(v.to_string()),
+            },
+            None => TagMatch {
+                key: t.clone(),
+                value: None,
+            },
+        }),
+        None => cluster_name.map(TagMatch::cluster),
+    }
+}
+
+/// The EC2 executor for `launch_replacement`, `terminate_instance` and `delete_volume` (a
+/// dry run unless `yes`, which also confirms destructive steps). Call it inside the runtime
+/// that runs the plan.
+#[cfg(feature = "aws")]
+async fn ec2_executor(
+    region: Option<&str>,
+    cluster_name: Option<&str>,
+    launch: &LaunchArgs,
+    yes: bool,
+) -> cloudoptim_core::Result<Box<dyn cloudoptim_core::executor::Executor>> {
+    use cloudoptim_core::adapters::aws::{AwsExecutor, AwsExecutorConfig, LaunchSpec};
+    let Some(tag) = cluster_tag(launch, cluster_name) else {
+        return Err(config_error(
+            "EC2 steps need the tag that marks the cluster's instances: --cluster-tag KEY[=VALUE] or --cluster-name NAME",
+        ));
+    };
+    let mut spec = match (&launch.launch_template, &launch.image_id) {
+        (Some(t), _) => LaunchSpec::with_launch_template(t.clone()),
+        (None, Some(i)) => LaunchSpec::with_image(i.clone()),
+        (None, None) => LaunchSpec::default(),
+    };
+    if launch.launch_template.is_some() {
+        spec.image_id = launch.image_id.clone();
+    }
+    let spec = spec.with_subnet_ids(launch.subnet.clone());
+    let cfg = AwsExecutorConfig::new(tag)
+        .with_dry_run(!yes)
+        .with_confirmed(yes)
+        .with_launch(spec);
+    Ok(Box::new(AwsExecutor::from_env(region, cfg).await))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn ec2_executor(
+    _: Option<&str>,
+    _: Option<&str>,
+    _: &LaunchArgs,
+    _: bool,
+) -> cloudoptim_core::Result<Box<dyn cloudoptim_core::executor::Executor>> {
+    Err(config_error(
+        "this build of cloudoptim has no EC2 support (cargo feature `aws` of cloudoptim-cli)",
+    ))
+}
+
+/// Runs a plan on the live systems: Kubernetes steps through the API (`--kubeconfig`), then
+/// EC2 steps through the EC2 executor; every destructive step needs `yes` (the guard) and
+/// passes the executors' own checks. Kubernetes steps are a dry run without a kubeconfig.
+#[cfg(any(feature = "kube", feature = "aws"))]
+fn run_live_plan(
+    live_args: &LiveArgs,
+    ec2: &Ec2ExecArgs,
+    ec2_steps: bool,
+    plan: &cloudoptim_core::executor::ActionPlan,
+    yes: bool,
+    keep_going: bool,
+) -> cloudoptim_core::Result<Vec<cloudoptim_core::executor::Outcome>> {
+    use cloudoptim_core::executor::{self, Chain, Confirm, DryRunExecutor, Executor};
+    let rt = cloudoptim_core::adapters::runtime().map_err(|source| {
+        cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
+            path: PathBuf::from("<async runtime>"),
+            source,
+        })
+    })?;
+    rt.block_on(async {
+        let mut chain: Vec<Box<dyn Executor>> = Vec::new();
+        if live_args.kubeconfig.is_some() {
+            // evictions force past a disruption budget only when a step asks for it
+            chain.push(live::executor(live_args, yes, true).await?);
+        }
+        if ec2_steps {
+            chain.push(
+                ec2_executor(
+                    ec2.region.as_deref(),
+                    ec2.cluster_name.as_deref(),
+                    &ec2.launch,
+                    yes,
+                )
+                .await?,
+            );
+        }
+        if live_args.kubeconfig.is_none() {
+            chain.push(Box::new(DryRunExecutor::new()));
+        }
+        let chain = Chain(chain);
+        Ok(executor::run_plan(&Confirm::new(&chain, yes), plan, keep_going).await)
+    })
+}
+
+#[cfg(not(any(feature = "kube", feature = "aws")))]
+fn run_live_plan(
+    _: &LiveArgs,
+    _: &Ec2ExecArgs,
+    _: bool,
+    _: &cloudoptim_core::executor::ActionPlan,
+    _: bool,
+    _: bool,
+) -> cloudoptim_core::Result<Vec<cloudoptim_core::executor::Outcome>> {
+    Err(config_error(
+        "this build of cloudoptim has neither live Kubernetes nor EC2 support (cargo features `kube`, `aws` of cloudoptim-cli)",
+    ))
+}
+
+fn config_error(message: &str) -> cloudoptim_core::Error {
+    cloudoptim_core::Error::Source(cloudoptim_core::source::SourceError::Config {
+        message: message.to_string(),
+    })
 }
 
 /// Reads the cluster from `--kubeconfig` when given, else from the dump at `cluster`.
@@ -348,49 +556,48 @@ fn load_input(
     )?)
 }
 
-/// Refuses destructive steps (terminate, delete) unless confirmed, then hands steps on.
-struct Confirm<'a> {
-    inner: &'a dyn cloudoptim_core::executor::Executor,
-    yes: bool,
-}
-
-impl cloudoptim_core::executor::Executor for Confirm<'_> {
-    fn name(&self) -> &str {
-        self.inner.name()
+/// Loads the cluster (dump, API or demo) and adds the EC2 inventory and the usage history, from
+/// files or live. `Ok(Err(message))` when a live source failed (printed as such, exit 1).
+fn load_all(
+    input: &ClusterArgs,
+    aws: &AwsArgs,
+    usage: Option<&UsageArgs>,
+    options: &LoadOptions,
+    err: &mut dyn Write,
+) -> cloudoptim_core::Result<Result<cloudoptim_core::Cluster, String>> {
+    let (mut cluster, warnings) = input.load(options)?;
+    pipeline::add_aws(&mut cluster, &aws.aws)?;
+    if let Some(u) = usage {
+        for p in &u.usage {
+            cluster.usage.merge(cloudoptim_core::loader::load_usage(p)?);
+        }
     }
-
-    fn execute<'a>(
-        &'a self,
-        step: &'a cloudoptim_core::executor::Step,
-    ) -> cloudoptim_core::executor::BoxFuture<
-        'a,
-        cloudoptim_core::executor::Result<cloudoptim_core::executor::Status>,
-    > {
-        Box::pin(async move {
-            if step.action.is_destructive() && !self.yes {
-                return Err(cloudoptim_core::executor::ExecError::NotConfirmed {
-                    action: format!("{} {}", step.action.name(), step.action.target()),
-                });
-            }
-            self.inner.execute(step).await
-        })
+    let live_region = aws.live_region(input.demo);
+    let prometheus = usage.and_then(|u| u.prometheus.clone());
+    if prometheus.is_some() || live_region.is_some() {
+        let (days, timeout) = usage
+            .map(|u| (u.days, u.prometheus_timeout))
+            .unwrap_or((7, 30));
+        if let Err(message) =
+            read_live_sources(prometheus, days, timeout, live_region, &mut cluster, err)
+        {
+            return Ok(Err(message));
+        }
     }
+    for w in &warnings {
+        let _ = writeln!(err, "warning: {w}");
+    }
+    Ok(Ok(cluster))
 }
 
 #[derive(Debug, clap::Args)]
 struct ProposeArgs {
-    /// `kubectl get … -o json|yaml` output (a file or a folder); omit with --demo.
-    #[arg(long, value_name = "PATH", required_unless_present = "demo")]
-    cluster: Option<PathBuf>,
-    /// Use the embedded demo cluster.
-    #[arg(long)]
-    demo: bool,
-    /// AWS CLI JSON (file or folder; repeatable).
-    #[arg(long, value_name = "PATH")]
-    aws: Vec<PathBuf>,
-    /// Prometheus query_range JSON (file or folder; repeatable).
-    #[arg(long, value_name = "PATH")]
-    usage: Vec<PathBuf>,
+    #[command(flatten)]
+    input: ClusterArgs,
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    usage: UsageArgs,
     /// The infrastructure repository: an HTTPS or file:// URL, or a folder (a plain folder is
     /// enough for --dry-run).
     #[arg(long, value_name = "URL|DIR")]
@@ -468,19 +675,18 @@ fn propose(
     if let Some(m) = args.min_saving {
         filters.min_monthly_savings = m;
     }
-    let cluster = if args.demo {
-        demo::demo_cluster()
-    } else {
-        let loaded = pipeline::load_snapshot(
-            &args.cluster.unwrap_or_default(),
-            &args.aws,
-            &args.usage,
-            &LoadOptions::default(),
-        )?;
-        for w in &loaded.warnings {
-            let _ = writeln!(err, "warning: {w}");
+    let cluster = match load_all(
+        &args.input,
+        &args.aws,
+        Some(&args.usage),
+        &LoadOptions::default(),
+        err,
+    )? {
+        Ok(c) => c,
+        Err(message) => {
+            let _ = writeln!(err, "error: {message}");
+            return Ok(1);
         }
-        loaded.cluster
     };
     let mut options = ProposeOptions::default()
         .with_dry_run(args.dry_run)
@@ -514,22 +720,10 @@ enum SpotCommand {
     /// Spot readiness of every workload and the node groups that could move to spot, over a
     /// diversified set of instance types, with the on-demand fallback and the saving.
     Plan {
-        /// The cluster (`kubectl get … -o json`); or --kubeconfig, or --demo.
-        #[arg(
-            long,
-            value_name = "PATH",
-            required_unless_present_any = ["demo", "kubeconfig"],
-            conflicts_with = "kubeconfig"
-        )]
-        cluster: Option<PathBuf>,
         #[command(flatten)]
-        live: LiveArgs,
-        /// Use the demo cluster.
-        #[arg(long)]
-        demo: bool,
-        /// AWS CLI JSON (spot price history makes scores and prices exact).
-        #[arg(long, value_name = "PATH")]
-        aws: Vec<PathBuf>,
+        input: ClusterArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -561,19 +755,10 @@ enum SpotCommand {
 enum EventsCommand {
     /// Plan the response to one SQS message (offline; nothing is changed).
     Handle {
-        /// The cluster (`kubectl get … -o json`); omit with --demo.
-        #[arg(
-            long,
-            value_name = "PATH",
-            required_unless_present_any = ["demo", "kubeconfig"],
-            conflicts_with = "kubeconfig"
-        )]
-        cluster: Option<PathBuf>,
         #[command(flatten)]
-        live: LiveArgs,
-        /// Use the demo cluster.
-        #[arg(long)]
-        demo: bool,
+        input: ClusterArgs,
+        #[command(flatten)]
+        launch: LaunchArgs,
         /// The message body: an EventBridge event, an SQS record or an SNS envelope.
         #[arg(long, value_name = "FILE")]
         event: PathBuf,
@@ -593,26 +778,22 @@ struct WatchArgs {
     /// The queue URL.
     #[arg(long, value_name = "URL")]
     queue_url: String,
-    /// The cluster (`kubectl get … -o json`) that maps instances to nodes; or --kubeconfig.
-    #[arg(
-        long,
-        value_name = "PATH",
-        required_unless_present_any = ["demo", "kubeconfig"],
-        conflicts_with = "kubeconfig"
-    )]
-    cluster: Option<PathBuf>,
     #[command(flatten)]
-    live: LiveArgs,
-    /// Use the demo cluster.
+    input: ClusterArgs,
+    #[command(flatten)]
+    launch: LaunchArgs,
+    /// Never delete a pod its disruption budget protects, even at the deadline (default: an
+    /// interruption drain deletes it at the deadline minus its grace period).
     #[arg(long)]
-    demo: bool,
-    /// AWS region of the queue (default: the AWS configuration's).
+    no_force_delete: bool,
+    /// AWS region of the queue and of replacement instances (default: the AWS configuration's).
     #[arg(long)]
     region: Option<String>,
     /// Another endpoint for SQS (a local SQS-compatible server).
     #[arg(long, value_name = "URL")]
     endpoint_url: Option<String>,
-    /// Really act, through the Kubernetes API given by --kubeconfig (default: dry run).
+    /// Really act: cordon and drain through the Kubernetes API given by --kubeconfig, launch
+    /// replacements with EC2 (default: dry run).
     #[arg(long, requires = "kubeconfig", conflicts_with = "dry_run")]
     yes: bool,
     /// Only print the plans (the default; kept for scripts that say it).
@@ -646,7 +827,7 @@ mod watch {
     use std::time::{Duration, Instant};
 
     use cloudoptim_core::adapters::sqs::{Consumer, ConsumerConfig};
-    use cloudoptim_core::executor::{DryRunExecutor, Executor, Status};
+    use cloudoptim_core::executor::{Chain, DryRunExecutor, Executor, Status};
     use cloudoptim_core::spot::pipeline::{MessageOutcome, MessageReport, QuarantinePolicy};
 
     use super::{Format, WatchArgs};
@@ -716,8 +897,6 @@ mod watch {
                 source,
             })
         })?;
-        let executor: Arc<dyn Executor> = super::live::watch_executor(&args.live, args.yes)?
-            .unwrap_or_else(|| Arc::new(DryRunExecutor::new()));
         let config = ConsumerConfig::default()
             .with_wait(args.wait)
             .with_visibility_timeout(args.visibility_timeout)
@@ -726,10 +905,35 @@ mod watch {
             } else {
                 QuarantinePolicy::DeadLetter
             });
+        let cluster_name = cluster.name.clone();
         let cluster = Arc::new(RwLock::new(cluster));
         let mut failed = 0usize;
         let mut write_error = None;
         let result = rt.block_on(async {
+            // Kubernetes steps through the API (or a dry run without --kubeconfig), EC2 steps
+            // through the EC2 executor when replacements can be launched.
+            let mut chain: Vec<Box<dyn Executor>> = Vec::new();
+            if args.input.live.kubeconfig.is_some() {
+                chain.push(
+                    super::live::executor(&args.input.live, args.yes, !args.no_force_delete)
+                        .await?,
+                );
+            }
+            if args.launch.can_launch() {
+                chain.push(
+                    super::ec2_executor(
+                        args.region.as_deref(),
+                        Some(&cluster_name),
+                        &args.launch,
+                        args.yes,
+                    )
+                    .await?,
+                );
+            }
+            if args.input.live.kubeconfig.is_none() {
+                chain.push(Box::new(DryRunExecutor::new()));
+            }
+            let executor: Arc<dyn Executor> = Arc::new(Chain(chain));
             let client = Consumer::client(args.region.clone(), args.endpoint_url.clone()).await;
             let consumer = Consumer::new(client, &args.queue_url, cluster, executor, config);
             let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -773,7 +977,8 @@ mod watch {
                         write_error.get_or_insert(e);
                     }
                 })
-                .await
+                .await?;
+            Ok::<(), cloudoptim_core::Error>(())
         });
         result?;
         if let Some(source) = write_error {
@@ -957,17 +1162,11 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             }
         }
         Command::Analyze {
-            cluster,
-            live,
+            input,
             aws,
             usage,
-            prometheus,
-            days,
-            prometheus_timeout,
-            aws_live,
             traffic,
             cluster_name,
-            region,
             prices,
             spot_advisor,
             analyzers,
@@ -1009,27 +1208,16 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             if let Some(n) = cluster_name {
                 opts = opts.with_cluster_name(n);
             }
-            let mut loaded = load_input(cluster.as_deref(), &live, &opts)?;
-            pipeline::add_inputs(&mut loaded, &aws, &usage)?;
-            if (prometheus.is_some() || aws_live)
-                && let Err(message) = read_live_sources(
-                    prometheus,
-                    days,
-                    prometheus_timeout,
-                    aws_live.then(|| region.clone()),
-                    &mut loaded.cluster,
-                    err,
-                )
-            {
-                let _ = writeln!(err, "error: {message}");
-                return Ok(1);
-            }
-            pipeline::add_traffic(&mut loaded.cluster, &traffic)?;
-            for w in &loaded.warnings {
-                let _ = writeln!(err, "warning: {w}");
-            }
+            let mut cluster = match load_all(&input, &aws, Some(&usage), &opts, err)? {
+                Ok(c) => c,
+                Err(message) => {
+                    let _ = writeln!(err, "error: {message}");
+                    return Ok(1);
+                }
+            };
+            pipeline::add_traffic(&mut cluster, &traffic)?;
             let mut p = PricingOptions::default();
-            if let Some(r) = region {
+            if let Some(r) = aws.region.clone() {
                 p = p.with_region(r);
             }
             if let Some(t) = prices {
@@ -1038,32 +1226,25 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             if let Some(a) = spot_advisor {
                 p = p.with_spot_advisor(a);
             }
-            let report =
-                pipeline::analyze_filtered(&loaded.cluster, &p, analyzers.as_deref(), &filters)?;
+            let report = pipeline::analyze_filtered(&cluster, &p, analyzers.as_deref(), &filters)?;
             print_report(out, &report, format).map_err(io)?;
         }
         Command::Consolidate {
-            cluster,
-            live,
-            demo,
+            input,
             aws,
             mode,
             allow_types,
-            region,
             format,
         } => {
-            let snapshot = if demo {
-                demo::demo_cluster()
-            } else {
-                let mut loaded = load_input(cluster.as_deref(), &live, &LoadOptions::default())?;
-                pipeline::add_inputs(&mut loaded, &aws, &[])?;
-                for w in &loaded.warnings {
-                    let _ = writeln!(err, "warning: {w}");
+            let snapshot = match load_all(&input, &aws, None, &LoadOptions::default(), err)? {
+                Ok(c) => c,
+                Err(message) => {
+                    let _ = writeln!(err, "error: {message}");
+                    return Ok(1);
                 }
-                loaded.cluster
             };
             let mut p = PricingOptions::default();
-            if let Some(r) = region {
+            if let Some(r) = aws.region.clone() {
                 p = p.with_region(r);
             }
             let plan = pipeline::consolidate_cluster(&snapshot, &p, &mode, &allow_types)?;
@@ -1072,19 +1253,14 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
                 Format::Table => write!(out, "{}", plan.to_table()).map_err(io)?,
             }
         }
-        Command::Spot(SpotCommand::Plan {
-            cluster,
-            live,
-            demo,
-            aws,
-            format,
-        }) => {
-            let mut snapshot = if demo {
-                demo::demo_cluster()
-            } else {
-                load_input(cluster.as_deref(), &live, &LoadOptions::default())?.cluster
+        Command::Spot(SpotCommand::Plan { input, aws, format }) => {
+            let snapshot = match load_all(&input, &aws, None, &LoadOptions::default(), err)? {
+                Ok(c) => c,
+                Err(message) => {
+                    let _ = writeln!(err, "error: {message}");
+                    return Ok(1);
+                }
             };
-            pipeline::add_aws(&mut snapshot, &aws)?;
             let ready = cloudoptim_core::spot::readiness(&snapshot);
             let report = pipeline::analyze_with(
                 &snapshot,
@@ -1198,17 +1374,12 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             }
         }
         Command::Events(EventsCommand::Handle {
-            cluster,
-            live,
-            demo,
+            input,
+            launch,
             event,
             format,
         }) => {
-            let snapshot = if demo {
-                demo::demo_cluster()
-            } else {
-                load_input(cluster.as_deref(), &live, &LoadOptions::default())?.cluster
-            };
+            let (snapshot, _) = input.load(&LoadOptions::default())?;
             let body = std::fs::read_to_string(&event).map_err(|source| {
                 cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
                     path: event.clone(),
@@ -1233,16 +1404,18 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
                     for a in &plan.actions {
                         writeln!(out, "  {}", serde_json::to_string(a).unwrap_or_default())
                             .map_err(io)?;
+                        if matches!(
+                            a,
+                            cloudoptim_core::executor::Action::LaunchReplacement { .. }
+                        ) {
+                            writeln!(out, "    replacement: {}", launch.describe()).map_err(io)?;
+                        }
                     }
                 }
             }
         }
         Command::Events(EventsCommand::Watch(args)) => {
-            let snapshot = if args.demo {
-                demo::demo_cluster()
-            } else {
-                load_input(args.cluster.as_deref(), &args.live, &LoadOptions::default())?.cluster
-            };
+            let (snapshot, _) = args.input.load(&LoadOptions::default())?;
             return watch::run(args, snapshot, out);
         }
         Command::Apply {
@@ -1250,8 +1423,9 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
             yes,
             keep_going,
             live,
+            ec2,
             format,
-        } => return apply(&plan, yes, keep_going, &live, format, out, err),
+        } => return apply(&plan, yes, keep_going, &live, &ec2, format, out, err),
         Command::Analyzers => {
             for a in analyzers::builtin() {
                 writeln!(out, "{:<24} {}", a.name(), a.description()).map_err(io)?;
@@ -1266,16 +1440,18 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
     Ok(0)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn apply(
     plan_path: &Path,
     yes: bool,
     keep_going: bool,
     live_args: &LiveArgs,
+    ec2: &Ec2ExecArgs,
     format: Format,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> cloudoptim_core::Result<i32> {
-    use cloudoptim_core::executor::{self, ActionPlan, DryRunExecutor, Executor, Status};
+    use cloudoptim_core::executor::{self, Action, ActionPlan, Confirm, DryRunExecutor, Status};
     let text = std::fs::read_to_string(plan_path).map_err(|source| {
         cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
             path: plan_path.to_path_buf(),
@@ -1283,22 +1459,27 @@ fn apply(
         })
     })?;
     let plan = ActionPlan::from_json(&plan_path.display().to_string(), &text)?;
-    let outcomes = match &live_args.kubeconfig {
-        Some(_) => live::apply(live_args, &plan, yes, keep_going)?,
-        None => {
-            if yes {
-                let _ = writeln!(
-                    err,
-                    "warning: no --kubeconfig: nothing can be changed, showing the dry run"
-                );
-            }
-            let dry = DryRunExecutor::new();
-            let guard = Confirm {
-                inner: &dry as &dyn Executor,
-                yes,
-            };
-            executor::block_on(executor::run_plan(&guard, &plan, keep_going))
-        }
+    // EC2 steps that reach the EC2 executor (without --yes, destructive ones are refused first)
+    let ec2_steps = plan.steps.iter().any(|s| match s.action {
+        Action::LaunchReplacement { .. } => true,
+        Action::TerminateInstance { .. } | Action::DeleteVolume { .. } => yes,
+        _ => false,
+    });
+    if yes && live_args.kubeconfig.is_none() {
+        let _ = writeln!(
+            err,
+            "warning: no --kubeconfig: Kubernetes steps cannot be changed, showing their dry run"
+        );
+    }
+    let outcomes = if live_args.kubeconfig.is_none() && !ec2_steps {
+        let dry = DryRunExecutor::new();
+        executor::block_on(executor::run_plan(
+            &Confirm::new(&dry, yes),
+            &plan,
+            keep_going,
+        ))
+    } else {
+        run_live_plan(live_args, ec2, ec2_steps, &plan, yes, keep_going)?
     };
     let io = |e: std::io::Error| {
         cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {

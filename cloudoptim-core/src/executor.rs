@@ -105,10 +105,23 @@ pub enum Action {
     Evict {
         /// `namespace/name`.
         pod: String,
-        /// Seconds after the start of the plan by which eviction must have happened.
+        /// Seconds after the start of the plan (or after the event, see `not_after`) by which
+        /// the pod must be gone.
         deadline_seconds: i64,
         /// Why it is this late in the order.
         note: String,
+        /// The deadline as an RFC 3339 time (an interruption event's time plus
+        /// `deadline_seconds`). When set, the deadline counts from the event, not from when
+        /// the executor started the plan, so concurrent messages each keep their own clock.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        not_after: Option<String>,
+        /// The pod's `terminationGracePeriodSeconds`; `None`: read from the pod when a
+        /// forced delete may be needed (30 when the pod does not say).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grace_period_seconds: Option<i64>,
+        /// What to do when a disruption budget still refuses at the deadline.
+        #[serde(default, skip_serializing_if = "ForceDelete::is_never")]
+        force: ForceDelete,
     },
     /// Scale a workload (office hours). Scaling to zero records the original replicas in the
     /// `cloudoptim.io/original-replicas` annotation; `replicas: null` restores them.
@@ -210,6 +223,33 @@ impl Action {
         )
     }
 }
+
+/// What an eviction does when a PodDisruptionBudget keeps refusing it.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ForceDelete {
+    /// Never get past a budget: the step fails with [`ExecError::Deadline`] at its deadline
+    /// (the default; consolidation, office hours and any plan that does not ask otherwise).
+    #[default]
+    Never,
+    /// Retry the eviction with backoff until (deadline − the pod's grace period), then delete
+    /// the pod with that grace period, so it has stopped by the deadline. For interruptions:
+    /// the instance goes away at the deadline whatever the budget says.
+    AtDeadline,
+}
+
+impl ForceDelete {
+    /// Whether this is [`ForceDelete::Never`].
+    pub fn is_never(&self) -> bool {
+        *self == ForceDelete::Never
+    }
+}
+
+/// The grace period a pod gets when it does not set `terminationGracePeriodSeconds`.
+pub const DEFAULT_GRACE_PERIOD_SECONDS: i64 = 30;
 
 /// An action with its reason and the recommendation (or event) that asked for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -396,6 +436,53 @@ impl Executor for Chain {
     }
 }
 
+/// Refuses destructive steps (see [`Action::is_destructive`]: terminate an instance, delete a
+/// volume) with [`ExecError::NotConfirmed`] unless `confirmed`, and hands every other step to
+/// `inner`. Put it around whatever executor a command line or binding builds, so nothing
+/// destructive runs without an explicit `--yes` / `confirm=True`.
+pub struct Confirm<'a> {
+    inner: &'a dyn Executor,
+    confirmed: bool,
+}
+
+impl<'a> Confirm<'a> {
+    /// Guards `inner`; destructive steps run only when `confirmed`.
+    pub fn new(inner: &'a dyn Executor, confirmed: bool) -> Self {
+        Confirm { inner, confirmed }
+    }
+
+    /// Whether destructive steps are let through.
+    pub fn is_confirmed(&self) -> bool {
+        self.confirmed
+    }
+}
+
+impl std::fmt::Debug for Confirm<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Confirm")
+            .field("inner", &self.inner.name())
+            .field("confirmed", &self.confirmed)
+            .finish()
+    }
+}
+
+impl Executor for Confirm<'_> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn execute<'a>(&'a self, step: &'a Step) -> BoxFuture<'a, Result<Status>> {
+        Box::pin(async move {
+            if step.action.is_destructive() && !self.confirmed {
+                return Err(ExecError::NotConfirmed {
+                    action: format!("{} {}", step.action.name(), step.action.target()),
+                });
+            }
+            self.inner.execute(step).await
+        })
+    }
+}
+
 /// Runs a plan in order. A failed step is recorded and the plan goes on only when
 /// `keep_going` is set; otherwise the remaining steps are reported as skipped.
 pub async fn run_plan(exec: &dyn Executor, plan: &ActionPlan, keep_going: bool) -> Vec<Outcome> {
@@ -488,6 +575,9 @@ mod tests {
                         pod: "shop/a".into(),
                         deadline_seconds: 90,
                         note: "x".into(),
+                        not_after: None,
+                        grace_period_seconds: None,
+                        force: ForceDelete::Never,
                     },
                     "drain",
                     None,
@@ -524,6 +614,62 @@ mod tests {
         let c = Chain(vec![Box::new(Fails), Box::new(DryRunExecutor::new())]);
         let out = block_on(run_plan(&c, &plan(), true));
         assert_eq!(out[1].status, Status::DryRun);
+    }
+
+    #[test]
+    fn confirm_refuses_destruction_unless_confirmed() {
+        let d = DryRunExecutor::new();
+        let destroy = ActionPlan {
+            steps: vec![
+                Step::new(
+                    Action::DeleteVolume {
+                        volume_id: "vol-1".into(),
+                    },
+                    "zombie",
+                    None,
+                ),
+                Step::new(Action::Cordon { node: "n1".into() }, "", None),
+            ],
+        };
+        let out = block_on(run_plan(&Confirm::new(&d, false), &destroy, true));
+        assert!(
+            matches!(&out[0].status, Status::Failed { code, error } if code == "not_confirmed" && error.contains("delete_volume vol-1"))
+        );
+        assert_eq!(out[1].status, Status::DryRun);
+        assert_eq!(
+            d.steps().len(),
+            1,
+            "the volume step never reached the executor"
+        );
+        let out = block_on(run_plan(&Confirm::new(&d, true), &destroy, false));
+        assert!(out.iter().all(|o| o.status == Status::DryRun));
+    }
+
+    #[test]
+    fn evict_force_and_event_deadline_are_optional_in_json() {
+        let old = r#"{"steps":[{"action":"evict","pod":"a/b","deadline_seconds":9,"note":""}]}"#;
+        let p = ActionPlan::from_json("p.json", old).unwrap();
+        let Action::Evict {
+            force, not_after, ..
+        } = &p.steps[0].action
+        else {
+            panic!()
+        };
+        assert_eq!((*force, not_after.as_deref()), (ForceDelete::Never, None));
+        // the defaults are not written back
+        assert!(!serde_json::to_string(&p).unwrap().contains("force"));
+        let new = r#"{"steps":[{"action":"evict","pod":"a/b","deadline_seconds":9,"note":"","force":"at_deadline","not_after":"2026-01-01T00:01:36Z","grace_period_seconds":5}]}"#;
+        let p = ActionPlan::from_json("p.json", new).unwrap();
+        assert!(matches!(
+            &p.steps[0].action,
+            Action::Evict {
+                force: ForceDelete::AtDeadline,
+                grace_period_seconds: Some(5),
+                ..
+            }
+        ));
+        let bad = r#"{"steps":[{"action":"evict","pod":"a/b","deadline_seconds":9,"note":"","force":"always"}]}"#;
+        assert!(ActionPlan::from_json("p.json", bad).is_err());
     }
 
     #[test]

@@ -644,7 +644,246 @@ fn calls_are_covered_by_the_documented_cluster_roles() {
     check("cloudoptim-cordon", cordon("duckboat-02"));
     check("cloudoptim-cordon", uncordon("duckboat-02"));
     check("cloudoptim-drain", evict(GRAFANA_POD, 5));
+    let past = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60)).to_string();
+    check(
+        "cloudoptim-drain-interruption",
+        serde_json::from_value(serde_json::json!({
+            "action": "evict", "pod": KUARD_POD, "deadline_seconds": 96, "note": "",
+            "not_after": past, "force": "at_deadline"
+        }))
+        .unwrap(),
+    );
     check("cloudoptim-scale", scale("default/kuard", Some(0)));
     check("cloudoptim-scale", scale("default/kuard", None));
     check("cloudoptim-patch-resources", patch_resources());
+}
+
+/// The sample cluster with `duckboat-02` on an instance of its own, `phpmyadmin` moved there,
+/// and short grace periods on the
+/// two pods whose evictions are refused (kuard by its PDB, phpmyadmin by injected 429s).
+fn interruption_setup() -> Setup {
+    let mut objects = sample_cluster();
+    for o in &mut objects {
+        let name = o["metadata"]["name"].as_str().unwrap_or("").to_string();
+        // the public dump gives both nodes the same instance; make them two
+        if o["kind"] == "Node" && name == "duckboat-02" {
+            o["spec"]["providerID"] = serde_json::json!("aws:///us-east-2d/i-0duckboat02");
+        }
+        if o["kind"] == "Pod" && name == "phpmyadmin-54c7cdbdc7-8qnbr" {
+            o["spec"]["nodeName"] = serde_json::json!("duckboat-02");
+        }
+        if o["kind"] == "Pod"
+            && (name == "phpmyadmin-54c7cdbdc7-8qnbr" || name.starts_with("kuard-"))
+        {
+            o["spec"]["terminationGracePeriodSeconds"] = serde_json::json!(1);
+        }
+    }
+    let fake = FakeKube::start(objects);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = fake.write_kubeconfig(dir.path());
+    Setup {
+        fake,
+        dir,
+        kubeconfig,
+    }
+}
+
+fn spot_warning(id: &str, instance: &str, time: jiff::Timestamp) -> String {
+    serde_json::json!({
+        "version": "0", "id": id, "detail-type": "EC2 Spot Instance Interruption Warning",
+        "source": "aws.ec2", "time": time.to_string(), "region": "us-east-1",
+        "detail": {"instance-id": instance, "instance-action": "terminate"}
+    })
+    .to_string()
+}
+
+const PHPMYADMIN_EVICTION: &str =
+    "/api/v1/namespaces/mysql/pods/phpmyadmin-54c7cdbdc7-8qnbr/eviction";
+
+#[test]
+fn interruption_drains_count_from_each_events_time_and_force_delete_at_deadline_minus_grace() {
+    use cloudoptim_core::spot::pipeline::{Decision, Dedup, decide};
+    let s = interruption_setup();
+    // phpmyadmin's evictions are always refused, as by a budget that never allows
+    s.fake
+        .inject(Fault::status(429).times(100_000).path(PHPMYADMIN_EVICTION));
+    let cluster = load_live(connect(&s.kubeconfig)).unwrap().cluster;
+    let instance = |node: &str| {
+        cluster
+            .nodes
+            .iter()
+            .find(|n| n.name == node)
+            .and_then(|n| n.instance_id.clone())
+            .unwrap()
+    };
+    let now = jiff::Timestamp::now();
+    // message A: a warning whose deadlines have all passed; message B: one whose single
+    // eviction (deadline 96 s after the event) falls 3 s from now
+    let t_a = now - jiff::SignedDuration::from_secs(200);
+    let t_b = now - jiff::SignedDuration::from_secs(93);
+    let mut seen = Dedup::new(10);
+    let steps = |body: String, seen: &mut Dedup| match decide(&cluster, &body, seen) {
+        Decision::Act { steps, .. } => steps,
+        other => panic!("{other:?}"),
+    };
+    let a = steps(
+        spot_warning("evt-a", &instance("duckboat-01"), t_a),
+        &mut seen,
+    );
+    let b = steps(
+        spot_warning("evt-b", &instance("duckboat-02"), t_b),
+        &mut seen,
+    );
+    let b_evict = b
+        .iter()
+        .find_map(|s| match &s.action {
+            Action::Evict {
+                pod,
+                deadline_seconds,
+                not_after,
+                force,
+                ..
+            } => Some((pod.clone(), *deadline_seconds, not_after.clone(), *force)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(b_evict.0, "mysql/phpmyadmin-54c7cdbdc7-8qnbr");
+    assert_eq!(b_evict.1, 96);
+    let b_deadline: jiff::Timestamp = b_evict.2.unwrap().parse().unwrap();
+    assert_eq!(b_deadline, t_b + jiff::SignedDuration::from_secs(96));
+    assert_eq!(
+        b_evict.3,
+        cloudoptim_core::executor::ForceDelete::AtDeadline
+    );
+
+    s.fake.clear_requests();
+    let (rt, exec) = executor(&s.kubeconfig, false);
+    let exec = std::sync::Arc::new(exec);
+    let run = |steps: Vec<Step>| {
+        let exec = exec.clone();
+        async move {
+            let mut out = Vec::new();
+            for st in &steps {
+                out.push((st.action.clone(), exec.execute(st).await));
+            }
+            out
+        }
+    };
+    let (ra, rb) = rt.block_on(async { tokio::join!(run(a), run(b)) });
+    for (action, r) in ra.iter().chain(rb.iter()) {
+        assert!(r.is_ok(), "{action:?}: {r:?}");
+    }
+    let detail = |rs: &[(Action, cloudoptim_core::executor::Result<Status>)], pod: &str| {
+        rs.iter()
+            .find_map(|(a, r)| match (a, r) {
+                (Action::Evict { pod: p, .. }, Ok(Status::Done { detail })) if p == pod => {
+                    Some(detail.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        detail(&ra, KUARD_POD).contains("force-deleted with a 1 s grace period"),
+        "{ra:?}"
+    );
+    assert!(
+        detail(&rb, "mysql/phpmyadmin-54c7cdbdc7-8qnbr").contains("force-deleted"),
+        "{rb:?}"
+    );
+    // non-critical pods of message A were evicted, not deleted
+    assert!(detail(&ra, GRAFANA_POD).contains("evicted"), "{ra:?}");
+
+    let reqs = s.fake.requests();
+    let of = |path: &str| -> Vec<Request> {
+        reqs.iter()
+            .filter(|r| r.path.starts_with(path))
+            .cloned()
+            .collect()
+    };
+    let kuard = of("/api/v1/namespaces/default/pods/kuard-6b65d9d8b5-44bbs");
+    let php = of("/api/v1/namespaces/mysql/pods/phpmyadmin-54c7cdbdc7-8qnbr");
+    let deletes = |rs: &[Request]| -> Vec<Request> {
+        rs.iter()
+            .filter(|r| r.method == "DELETE")
+            .cloned()
+            .collect()
+    };
+    let evictions = |rs: &[Request]| rs.iter().filter(|r| r.path.ends_with("/eviction")).count();
+    let (kd, pd) = (deletes(&kuard), deletes(&php));
+    assert_eq!((kd.len(), pd.len()), (1, 1), "{kuard:?}\n{php:?}");
+    for d in [&kd[0], &pd[0]] {
+        assert_eq!(d.query, "gracePeriodSeconds=1");
+        let body: serde_json::Value = serde_json::from_str(&d.body).unwrap();
+        assert_eq!(body["gracePeriodSeconds"], 1);
+        assert_eq!(body["kind"], "DeleteOptions");
+    }
+    // A's deadline had passed: one refused eviction, then the delete at once
+    assert_eq!(evictions(&kuard), 1, "{kuard:?}");
+    assert_eq!(kuard.last().unwrap().method, "DELETE");
+    // B's pod: evictions retried with backoff until (deadline − grace), then deleted, not before
+    assert!(evictions(&php) >= 2, "{php:?}");
+    assert_eq!(php.last().unwrap().method, "DELETE");
+    assert!(
+        php[..php.len() - 1]
+            .iter()
+            .filter(|r| r.method != "GET")
+            .all(|r| r.method == "POST" && r.status == 429),
+        "{php:?}"
+    );
+    let force_at = std::time::SystemTime::from(b_deadline - jiff::SignedDuration::from_secs(1));
+    assert!(
+        pd[0].at + Duration::from_millis(20) >= force_at,
+        "deleted {:?} before {force_at:?}",
+        pd[0].at
+    );
+    // each message on its own clock: A's pod went long before B's
+    assert!(kd[0].at < pd[0].at);
+    assert!(
+        s.fake
+            .object("Pod", "mysql", "phpmyadmin-54c7cdbdc7-8qnbr")
+            .is_none()
+    );
+}
+
+#[test]
+fn drains_that_may_not_force_never_delete() {
+    let s = interruption_setup();
+    let deadline = (jiff::Timestamp::now() + jiff::SignedDuration::from_millis(1500)).to_string();
+    let step_with = |force: &str| {
+        step(
+            serde_json::from_value(serde_json::json!({
+                "action": "evict", "pod": KUARD_POD, "deadline_seconds": 96, "note": "",
+                "not_after": deadline, "force": force
+            }))
+            .unwrap(),
+        )
+    };
+    // a consolidation drain (no force asked) fails at the deadline
+    let (rt, exec) = executor(&s.kubeconfig, false);
+    let e = rt.block_on(exec.execute(&step_with("never"))).unwrap_err();
+    assert_eq!(e.code(), "deadline", "{e}");
+    // an interruption drain on an executor that forbids forcing: the same
+    let (rt, exec) = executor(&s.kubeconfig, false);
+    let exec = exec.with_force_delete(false);
+    let e = rt
+        .block_on(exec.execute(&step_with("at_deadline")))
+        .unwrap_err();
+    assert_eq!(e.code(), "deadline", "{e}");
+    assert!(s.fake.requests().iter().all(|r| r.method != "DELETE"));
+    assert!(
+        s.fake
+            .object("Pod", "default", "kuard-6b65d9d8b5-44bbs")
+            .is_some()
+    );
+    // a bad deadline is refused, naming the field
+    let bad = step(
+        serde_json::from_value(serde_json::json!({
+            "action": "evict", "pod": KUARD_POD, "deadline_seconds": 96, "note": "",
+            "not_after": "soon"
+        }))
+        .unwrap(),
+    );
+    let e = rt.block_on(exec.execute(&bad)).unwrap_err();
+    assert!(e.to_string().contains("not_after"), "{e}");
 }

@@ -73,16 +73,32 @@ fn a_spot_warning_for_one_of_our_nodes_becomes_a_plan() {
     assert_eq!(plan.nodes, vec![name.clone()]);
     assert!(matches!(&plan.actions[0], Action::Cordon { node } if *node == name));
     assert!(
-        matches!(&plan.actions[1], Action::LaunchReplacement { capacity_type, .. } if capacity_type == "on-demand"),
-        "a short spot pool falls back to on-demand"
+        matches!(&plan.actions[1], Action::LaunchReplacement { capacity_type, .. } if capacity_type == "spot"),
+        "spot first; the executor falls back to on-demand when the pool is short"
     );
+    let event_time: jiff::Timestamp = match &plan.parsed {
+        cloudoptim_core::spot::Parsed::Event(e) => e.time.parse().unwrap(),
+        other => panic!("{other:?}"),
+    };
     let evictions: Vec<i64> = plan
         .actions
         .iter()
         .filter_map(|a| match a {
             Action::Evict {
-                deadline_seconds, ..
-            } => Some(*deadline_seconds),
+                deadline_seconds,
+                not_after,
+                force,
+                ..
+            } => {
+                // the deadline counts from the event's own time, and may force at the end
+                let at: jiff::Timestamp = not_after.as_deref().unwrap().parse().unwrap();
+                assert_eq!(
+                    at,
+                    event_time + jiff::SignedDuration::from_secs(*deadline_seconds)
+                );
+                assert_eq!(*force, cloudoptim_core::executor::ForceDelete::AtDeadline);
+                Some(*deadline_seconds)
+            }
             _ => None,
         })
         .collect();

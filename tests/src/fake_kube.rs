@@ -31,6 +31,8 @@
 //!   (RFC 7386) and `application/json-patch+json` (RFC 6902); other content types get 415. A
 //!   patch carrying a `metadata.resourceVersion` that is not the current one gets 409
 //!   Conflict; `?dryRun=All` changes nothing;
+//! - `DELETE` of one object (removed at once, whatever the body's `gracePeriodSeconds`;
+//!   the log keeps the body and query to check them);
 //! - `POST …/namespaces/{ns}/pods/{name}/eviction` with PodDisruptionBudget accounting: the
 //!   PDB's `status.disruptionsAllowed` when given, else computed from `minAvailable` or
 //!   `maxUnavailable` and the running pods it selects; 0 allowed gives the real 429
@@ -41,7 +43,8 @@
 //!   ([`FakeKube::expire_token`] makes the kubeconfig's token stale);
 //! - fault injection ([`Fault`]): N answers with a status (429, 500, 503, …) or N slow answers,
 //!   optionally only for a method or a path prefix;
-//! - a request log ([`FakeKube::requests`]): method, path, query, content type, status, with
+//! - a request log ([`FakeKube::requests`]): method, path, query, content type, status, body,
+//!   arrival time, with
 //!   the RBAC verb and resource of each ([`Request::rbac`]) for least-privilege checks.
 
 use std::collections::BTreeMap;
@@ -223,6 +226,8 @@ pub struct Request {
     pub status: u16,
     /// The request body, as text.
     pub body: String,
+    /// When the request arrived.
+    pub at: std::time::SystemTime,
 }
 
 impl Request {
@@ -633,6 +638,7 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let body_in = body.clone();
+    let at = std::time::SystemTime::now();
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
     let content_type = headers
@@ -695,6 +701,7 @@ async fn handle(
             content_type,
             status: code,
             body: String::from_utf8_lossy(&body_in).into_owned(),
+            at,
         });
     }
     reply(code, &body)
@@ -811,6 +818,23 @@ fn serve(
         ("PATCH", Some(name), None) => {
             let ns = p.namespace.clone().unwrap_or_default();
             st.patch(p.res, &ns, name, content_type, body, dry_run)
+        }
+        ("DELETE", Some(name), None) => {
+            let ns = p.namespace.clone().unwrap_or_default();
+            let key = (ns, name.clone());
+            let Some(obj) = st
+                .objects
+                .get(p.res.kind)
+                .and_then(|m| m.get(&key))
+                .cloned()
+            else {
+                return not_found(p.res, name);
+            };
+            if !dry_run && let Some(m) = st.objects.get_mut(p.res.kind) {
+                m.remove(&key);
+                st.rv += 1;
+            }
+            (200, obj)
         }
         ("POST", Some(name), Some("eviction")) if p.res.kind == "Pod" => {
             let ns = p.namespace.clone().unwrap_or_default();

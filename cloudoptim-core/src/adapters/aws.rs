@@ -540,10 +540,14 @@ impl TagMatch {
 pub struct LaunchSpec {
     /// AMI; needed unless a launch template gives it.
     pub image_id: Option<String>,
-    /// Launch template id (`lt-…`) or name, at its default version.
+    /// Launch template: its id (`lt-…`) or name, optionally `:VERSION` (a number,
+    /// `$Latest` or `$Default`; default `$Default`).
     pub launch_template: Option<String>,
     /// Subnet per availability zone.
     pub subnets: BTreeMap<String, String>,
+    /// Subnets whose zones are looked up (`DescribeSubnets`, once) when a replacement is
+    /// launched: the one in the replaced node's zone is used, else the first.
+    pub subnet_ids: Vec<String>,
     /// Security groups.
     pub security_group_ids: Vec<String>,
     /// Tags put on the instance besides the cluster tag and cloudoptim's own.
@@ -553,7 +557,44 @@ pub struct LaunchSpec {
     pub on_demand_fallback: bool,
 }
 
+/// Splits `NAME|ID[:VERSION]` into the template and its version (`$Default` when not given).
+pub fn parse_launch_template(spec: &str) -> (String, String) {
+    match spec.rsplit_once(':') {
+        Some((t, v)) if !t.is_empty() && !v.is_empty() => (t.to_string(), v.to_string()),
+        _ => (spec.trim_end_matches(':').to_string(), "$Default".into()),
+    }
+}
+
+/// Whether `s` is a launch template id (`lt-` and hexadecimal digits) rather than a name.
+pub fn is_launch_template_id(s: &str) -> bool {
+    s.strip_prefix("lt-")
+        .is_some_and(|h| h.len() >= 8 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 impl LaunchSpec {
+    /// Launches from a launch template (`NAME|ID[:VERSION]`), with on-demand fallback.
+    pub fn with_launch_template(template: impl Into<String>) -> Self {
+        LaunchSpec {
+            launch_template: Some(template.into()),
+            on_demand_fallback: true,
+            ..Default::default()
+        }
+    }
+
+    /// Adds subnets whose zones are looked up at launch.
+    #[must_use]
+    pub fn with_subnet_ids(mut self, ids: Vec<String>) -> Self {
+        self.subnet_ids.extend(ids);
+        self
+    }
+
+    /// Adds a tag for launched instances.
+    #[must_use]
+    pub fn with_tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.insert(key.into(), value.into());
+        self
+    }
+
     /// Launches from an AMI, with on-demand fallback.
     pub fn with_image(image_id: impl Into<String>) -> Self {
         LaunchSpec {
@@ -635,6 +676,7 @@ pub struct AwsExecutor {
     client: Client,
     cfg: AwsExecutorConfig,
     log: Arc<Mutex<Vec<String>>>,
+    subnets: Mutex<Option<Vec<(String, String)>>>,
 }
 
 /// Spot capacity errors after which the launch is retried on demand.
@@ -666,6 +708,7 @@ impl AwsExecutor {
             client,
             cfg,
             log: Arc::new(Mutex::new(Vec::new())),
+            subnets: Mutex::new(None),
         }
     }
 
@@ -709,9 +752,19 @@ impl AwsExecutor {
         let spot = capacity_type == "spot";
         if self.cfg.dry_run {
             let detail = format!(
-                "would launch {instance_type} ({}) in {}",
-                if spot { "spot" } else { "on-demand" },
-                zone.unwrap_or("any zone")
+                "would launch {instance_type} ({}) in {}{}",
+                if spot && spec.on_demand_fallback {
+                    "spot, on-demand if spot capacity is short"
+                } else if spot {
+                    "spot"
+                } else {
+                    "on-demand"
+                },
+                zone.unwrap_or("any zone"),
+                spec.launch_template
+                    .as_deref()
+                    .map(|t| format!(" from launch template {t}"))
+                    .unwrap_or_default()
             );
             self.record(step, &detail);
             return Ok(Status::DryRun);
@@ -786,19 +839,33 @@ impl AwsExecutor {
             req = req.image_id(img);
         }
         if let Some(lt) = &spec.launch_template {
-            let b = LaunchTemplateSpecification::builder().version("$Default");
-            let b = if lt.starts_with("lt-") {
-                b.launch_template_id(lt)
+            let (template, version) = parse_launch_template(lt);
+            let b = LaunchTemplateSpecification::builder().version(version);
+            let b = if is_launch_template_id(&template) {
+                b.launch_template_id(template)
             } else {
-                b.launch_template_name(lt)
+                b.launch_template_name(template)
             };
             req = req.launch_template(b.build());
         }
-        if let Some(z) = zone {
-            match spec.subnets.get(z) {
-                Some(subnet) => req = req.subnet_id(subnet),
-                None => {
-                    req = req.placement(Placement::builder().availability_zone(z).build());
+        let listed = self.subnet_zones().await?;
+        let in_zone = zone.and_then(|z| {
+            spec.subnets.get(z).cloned().or_else(|| {
+                listed
+                    .iter()
+                    .find(|(_, sz)| sz == z)
+                    .map(|(id, _)| id.clone())
+            })
+        });
+        match (in_zone, zone) {
+            (Some(subnet), _) => req = req.subnet_id(subnet),
+            (None, Some(z)) if listed.is_empty() => {
+                req = req.placement(Placement::builder().availability_zone(z).build());
+            }
+            // no subnet in that zone: the first one given (its zone wins)
+            (None, _) => {
+                if let Some((id, _)) = listed.first() {
+                    req = req.subnet_id(id);
                 }
             }
         }
@@ -825,6 +892,44 @@ impl AwsExecutor {
             .filter_map(|i| i.instance_id())
             .collect::<Vec<_>>()
             .join(","))
+    }
+
+    /// The configured `subnet_ids` with their zones, in the order given (looked up once).
+    async fn subnet_zones(&self) -> Result<Vec<(String, String)>> {
+        let ids = &self.cfg.launch.subnet_ids;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Ok(cache) = self.subnets.lock()
+            && let Some(c) = cache.as_ref()
+        {
+            return Ok(c.clone());
+        }
+        let out = self
+            .client
+            .describe_subnets()
+            .set_subnet_ids(Some(ids.clone()))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeSubnets", e))?;
+        let zones: BTreeMap<String, String> = out
+            .subnets()
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    s.subnet_id()?.to_string(),
+                    s.availability_zone()?.to_string(),
+                ))
+            })
+            .collect();
+        let listed: Vec<(String, String)> = ids
+            .iter()
+            .map(|id| (id.clone(), zones.get(id).cloned().unwrap_or_default()))
+            .collect();
+        if let Ok(mut cache) = self.subnets.lock() {
+            *cache = Some(listed.clone());
+        }
+        Ok(listed)
     }
 
     async fn terminate(&self, step: &Step, instance_id: &str) -> Result<Status, ExecError> {
@@ -1034,5 +1139,30 @@ impl aws_sdk_ec2::config::Intercept for CallRecorder {
             c.push(action);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launch_template_names_ids_and_versions() {
+        assert_eq!(
+            parse_launch_template("nodes:3"),
+            ("nodes".to_string(), "3".to_string())
+        );
+        assert_eq!(
+            parse_launch_template("lt-0abc12345678def90"),
+            ("lt-0abc12345678def90".to_string(), "$Default".to_string())
+        );
+        assert_eq!(
+            parse_launch_template("nodes:$Latest"),
+            ("nodes".to_string(), "$Latest".to_string())
+        );
+        assert!(is_launch_template_id("lt-0abc12345678def90"));
+        // a name that happens to start with `lt-` is still a name
+        assert!(!is_launch_template_id("lt-workers"));
+        assert!(!is_launch_template_id("workers"));
     }
 }

@@ -248,6 +248,21 @@ fn budget(kind: &EventKind) -> i64 {
     }
 }
 
+/// Whether a drain for this kind of event may delete a pod its disruption budget protects at
+/// the deadline: yes when the instance goes away then anyway (a spot interruption, a stop or
+/// termination, an ASG termination); never for a rebalance recommendation or a scheduled
+/// change, which leave hours and may not take the instance at all.
+pub fn force_policy(kind: &EventKind) -> crate::executor::ForceDelete {
+    match kind {
+        EventKind::SpotInterruption | EventKind::StateChange | EventKind::AsgTermination => {
+            crate::executor::ForceDelete::AtDeadline
+        }
+        EventKind::RebalanceRecommendation | EventKind::ScheduledChange => {
+            crate::executor::ForceDelete::Never
+        }
+    }
+}
+
 /// Plans the response to one message for this cluster: instance → node through `providerID`;
 /// other clusters' messages are left in the queue; cordon, replacement first, drain the least
 /// important pods first, complete the lifecycle action, then delete the message.
@@ -278,6 +293,9 @@ pub fn plan_response(cluster: &Cluster, body: &str) -> ResponsePlan {
                 });
             } else {
                 let deadline = budget(&e.kind);
+                // deadlines count from the event, not from when a consumer got to it
+                let event_time = e.time.parse::<jiff::Timestamp>().ok();
+                let force = force_policy(&e.kind);
                 for n in &ours {
                     nodes.push(n.name.clone());
                     actions.push(Action::Cordon {
@@ -290,12 +308,9 @@ pub fn plan_response(cluster: &Cluster, body: &str) -> ResponsePlan {
                         actions.push(Action::LaunchReplacement {
                             instance_type: t.clone(),
                             zone: n.zone.clone(),
-                            // a spot interruption means the pool is short: fall back to on-demand
-                            capacity_type: if spot && e.kind != EventKind::SpotInterruption {
-                                "spot".into()
-                            } else {
-                                "on-demand".into()
-                            },
+                            // same capacity type; a spot launch that meets a short pool falls
+                            // back to on-demand in the executor
+                            capacity_type: if spot { "spot" } else { "on-demand" }.into(),
                         });
                     }
                     let mut pods: Vec<&crate::model::Pod> = cluster
@@ -307,9 +322,17 @@ pub fn plan_response(cluster: &Cluster, body: &str) -> ResponsePlan {
                     for (i, p) in pods.iter().enumerate() {
                         // spread evictions over the budget; keep 20 % for the last, most important pods
                         let at = (deadline * 8 / 10) * (i as i64 + 1) / count;
+                        let at = at.max(1);
                         actions.push(Action::Evict {
                             pod: format!("{}/{}", p.namespace, p.name),
-                            deadline_seconds: at.max(1),
+                            deadline_seconds: at,
+                            not_after: event_time.map(|t| {
+                                t.saturating_add(jiff::SignedDuration::from_secs(at))
+                                    .unwrap_or(t)
+                                    .to_string()
+                            }),
+                            grace_period_seconds: None,
+                            force,
                             note: format!(
                                 "priority {}: {}",
                                 p.priority,
@@ -342,6 +365,61 @@ pub fn plan_response(cluster: &Cluster, body: &str) -> ResponsePlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_events_that_take_the_instance_force_at_the_deadline() {
+        use crate::executor::ForceDelete;
+        assert_eq!(
+            force_policy(&EventKind::SpotInterruption),
+            ForceDelete::AtDeadline
+        );
+        assert_eq!(
+            force_policy(&EventKind::StateChange),
+            ForceDelete::AtDeadline
+        );
+        assert_eq!(
+            force_policy(&EventKind::AsgTermination),
+            ForceDelete::AtDeadline
+        );
+        assert_eq!(
+            force_policy(&EventKind::RebalanceRecommendation),
+            ForceDelete::Never
+        );
+        assert_eq!(
+            force_policy(&EventKind::ScheduledChange),
+            ForceDelete::Never
+        );
+        // a rebalance plan's evictions never force, and count from the event's time
+        let cluster = crate::demo::demo_cluster();
+        let (_, warning) = crate::spot::replay_interruption(&cluster).unwrap();
+        let id = match &warning.parsed {
+            Parsed::Event(e) => e.instance_ids[0].clone(),
+            other => panic!("{other:?}"),
+        };
+        let body = serde_json::json!({"version":"0","id":"r1","detail-type":"EC2 Instance Rebalance Recommendation",
+            "source":"aws.ec2","time":"2026-01-01T00:00:00Z","region":"us-east-1","detail":{"instance-id":id}})
+        .to_string();
+        let plan = plan_response(&cluster, &body);
+        let evictions: Vec<_> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Evict {
+                    force,
+                    not_after,
+                    deadline_seconds,
+                    ..
+                } => Some((*force, not_after.clone(), *deadline_seconds)),
+                _ => None,
+            })
+            .collect();
+        assert!(!evictions.is_empty());
+        for (force, not_after, d) in evictions {
+            assert_eq!(force, ForceDelete::Never);
+            let at: jiff::Timestamp = not_after.unwrap().parse().unwrap();
+            assert_eq!(at.as_second(), 1_767_225_600 + d);
+        }
+    }
 
     #[test]
     fn envelopes_and_garbage() {

@@ -7,7 +7,18 @@ use serde_json::{Map, Value, json};
 
 use super::{Failure, KubeClient, Reply, path_escape};
 use crate::adapters::retry::{RetryPolicy, jitter};
-use crate::executor::{Action, BoxFuture, ExecError, Executor, Result, Status, Step};
+use crate::executor::{
+    Action, BoxFuture, DEFAULT_GRACE_PERIOD_SECONDS, ExecError, Executor, ForceDelete, Result,
+    Status, Step,
+};
+
+/// The deadline fields of an `evict` step.
+struct Evict<'a> {
+    deadline_seconds: i64,
+    not_after: Option<&'a str>,
+    grace_period_seconds: Option<i64>,
+    force: ForceDelete,
+}
 
 /// The annotation that records a workload's replicas before cloudoptim scaled it, so that a
 /// `Scale` step with `replicas: null` restores them.
@@ -22,9 +33,14 @@ const MERGE: &str = "application/merge-patch+json";
 ///
 /// - cordon / uncordon: `PATCH` the node's `spec.unschedulable` (strategic merge patch);
 /// - evict: `POST` the pod's `eviction` subresource (policy/v1). A 429 (a PodDisruptionBudget
-///   refuses) is retried with backoff until the step's deadline, counted from the first step
-///   this executor ran (or [`KubeExecutor::start_plan`]), then reported as
-///   [`ExecError::Deadline`]. There is no fallback to deleting the pod;
+///   refuses) is retried with backoff until the step's deadline: its `not_after` time (an
+///   interruption's event time plus the budget, so concurrent messages keep their own
+///   clocks), else `deadline_seconds` after the first step this executor ran (or
+///   [`KubeExecutor::start_plan`]). Then, by default, it fails with [`ExecError::Deadline`].
+///   A step with [`ForceDelete::AtDeadline`] (interruption drains; unless
+///   [`KubeExecutor::with_force_delete`]`(false)`) instead stops evicting at (deadline − the
+///   pod's `terminationGracePeriodSeconds`, 30 when unset; read with a `GET` of the pod) and
+///   `DELETE`s the pod with that grace period, so it has stopped by the deadline;
 /// - scale: `GET` the Deployment or StatefulSet, then one merge `PATCH` that sets
 ///   `spec.replicas`, records the original in [`ORIGINAL_REPLICAS_ANNOTATION`] (when not
 ///   already recorded) and carries the `resourceVersion` read, so a concurrent change makes it
@@ -35,6 +51,7 @@ const MERGE: &str = "application/merge-patch+json";
 pub struct KubeExecutor {
     client: KubeClient,
     dry_run: bool,
+    force_delete: bool,
     started: Mutex<Option<Instant>>,
     log: Mutex<Vec<String>>,
 }
@@ -54,6 +71,7 @@ impl KubeExecutor {
         KubeExecutor {
             client,
             dry_run: true,
+            force_delete: true,
             started: Mutex::new(None),
             log: Mutex::new(Vec::new()),
         }
@@ -63,6 +81,16 @@ impl KubeExecutor {
     #[must_use]
     pub fn with_dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;
+        self
+    }
+
+    /// Whether `evict` steps that ask for it ([`ForceDelete::AtDeadline`], interruption
+    /// drains) may delete a pod its disruption budget still protects at (deadline − grace
+    /// period). On by default; `false` makes every eviction respect budgets to the end.
+    /// Steps without the request (consolidation, plans that do not say) never force.
+    #[must_use]
+    pub fn with_force_delete(mut self, allowed: bool) -> Self {
+        self.force_delete = allowed;
         self
     }
 
@@ -105,8 +133,19 @@ impl KubeExecutor {
             Action::Evict {
                 pod,
                 deadline_seconds,
+                not_after,
+                grace_period_seconds,
+                force,
                 ..
-            } => self.evict(&what, pod, *deadline_seconds).await,
+            } => {
+                let e = Evict {
+                    deadline_seconds: *deadline_seconds,
+                    not_after: not_after.as_deref(),
+                    grace_period_seconds: *grace_period_seconds,
+                    force: *force,
+                };
+                self.evict(&what, pod, &e).await
+            }
             Action::Scale {
                 workload,
                 kind,
@@ -168,9 +207,83 @@ impl KubeExecutor {
         })
     }
 
-    async fn evict(&self, what: &str, pod: &str, deadline_seconds: i64) -> Result<Status> {
+    /// When the step's deadline falls: `not_after` (the event's clock) when given, else
+    /// `deadline_seconds` after the plan started.
+    fn deadline(
+        &self,
+        what: &str,
+        deadline_seconds: i64,
+        not_after: Option<&str>,
+    ) -> Result<Instant> {
+        let now = Instant::now();
+        match not_after {
+            Some(t) => {
+                let at: jiff::Timestamp = t.trim().parse().map_err(|e| ExecError::Refused {
+                    action: what.to_string(),
+                    reason: format!("`not_after` {t:?} is not an RFC 3339 time: {e}"),
+                })?;
+                let left = at.duration_since(jiff::Timestamp::now());
+                Ok(match Duration::try_from(left) {
+                    Ok(d) => now + d,
+                    // already past
+                    Err(_) => now,
+                })
+            }
+            None => Ok(self.plan_start() + Duration::from_secs(deadline_seconds.max(0) as u64)),
+        }
+    }
+
+    /// The pod's `terminationGracePeriodSeconds` (30 when unset); `None` when the pod is gone.
+    async fn grace_period(&self, what: &str, ns: &str, name: &str) -> Result<Option<i64>> {
+        let path = format!(
+            "/api/v1/namespaces/{}/pods/{}",
+            path_escape(ns),
+            path_escape(name)
+        );
+        let rep = self
+            .request(what, http::Method::GET, &path, None, &Value::Null)
+            .await?;
+        if rep.status == 404 {
+            return Ok(None);
+        }
+        if !rep.ok() {
+            return Err(api(what, &rep));
+        }
+        Ok(Some(
+            rep.json()
+                .and_then(|v| v.pointer("/spec/terminationGracePeriodSeconds")?.as_i64())
+                .unwrap_or(DEFAULT_GRACE_PERIOD_SECONDS)
+                .max(0),
+        ))
+    }
+
+    async fn evict(&self, what: &str, pod: &str, e: &Evict<'_>) -> Result<Status> {
         let (ns, name) = split(what, pod)?;
-        let deadline = self.plan_start() + Duration::from_secs(deadline_seconds.max(0) as u64);
+        let deadline = self.deadline(what, e.deadline_seconds, e.not_after)?;
+        let force = e.force == ForceDelete::AtDeadline && self.force_delete;
+        // With a forced delete allowed, evictions are tried until (deadline − grace period),
+        // so a pod deleted then has its whole grace period before the deadline.
+        let grace = if force {
+            match e.grace_period_seconds {
+                Some(g) => Some(g.max(0)),
+                None => match self.grace_period(what, ns, name).await? {
+                    Some(g) => Some(g),
+                    None => {
+                        return Ok(Status::Skipped {
+                            reason: format!("pod {pod} is already gone"),
+                        });
+                    }
+                },
+            }
+        } else {
+            None
+        };
+        let stop = match grace {
+            Some(g) => deadline
+                .checked_sub(Duration::from_secs(g as u64))
+                .unwrap_or_else(Instant::now),
+            None => deadline,
+        };
         let path = format!(
             "/api/v1/namespaces/{}/pods/{}/eviction",
             path_escape(ns),
@@ -187,7 +300,7 @@ impl KubeExecutor {
         let mut transient = 0u32;
         loop {
             let now = Instant::now();
-            let remaining = deadline.saturating_duration_since(now);
+            let remaining = stop.saturating_duration_since(now);
             let timeout = self
                 .client
                 .options()
@@ -203,6 +316,7 @@ impl KubeExecutor {
                     timeout,
                 )
                 .await;
+            let mut refused = false;
             let reason = match r {
                 Ok(rep) if rep.ok() => {
                     return Ok(Status::Done {
@@ -223,6 +337,7 @@ impl KubeExecutor {
                 }
                 Ok(rep) if rep.status == 429 => {
                     blocked += 1;
+                    refused = true;
                     let m = rep.message();
                     let delay = policy.delay(blocked, jitter(), rep.retry_after);
                     (m, delay)
@@ -252,8 +367,11 @@ impl KubeExecutor {
                 }
             };
             let (message, delay) = reason;
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = stop.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                if let (Some(g), true) = (grace, refused) {
+                    return self.force_delete(what, pod, ns, name, g, blocked).await;
+                }
                 return Err(ExecError::Deadline {
                     action: what.to_string(),
                     reason: format!(
@@ -262,10 +380,59 @@ impl KubeExecutor {
                 });
             }
             self.record(format!("{what}: {message}; retrying"));
-            // Wait at least a little (a PDB refusal without Retry-After), never past the deadline.
+            // Wait at least a little (a PDB refusal without Retry-After), never past the
+            // deadline (or the moment of the forced delete).
             let wait = delay.max(Duration::from_millis(50)).min(left);
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Deletes a pod its disruption budget still protects at (deadline − grace period), with
+    /// that grace period.
+    async fn force_delete(
+        &self,
+        what: &str,
+        pod: &str,
+        ns: &str,
+        name: &str,
+        grace: i64,
+        blocked: u32,
+    ) -> Result<Status> {
+        let path = format!(
+            "/api/v1/namespaces/{}/pods/{}?gracePeriodSeconds={grace}",
+            path_escape(ns),
+            path_escape(name)
+        );
+        let body = json!({
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "gracePeriodSeconds": grace,
+        });
+        self.record(format!(
+            "{what}: still refused by its disruption budget at the deadline minus its {grace} s grace period; deleting the pod"
+        ));
+        let rep = self
+            .request(
+                what,
+                http::Method::DELETE,
+                &path,
+                Some("application/json"),
+                &body,
+            )
+            .await?;
+        if rep.status == 404 {
+            return Ok(Status::Skipped {
+                reason: format!("pod {pod} is already gone"),
+            });
+        }
+        if !rep.ok() {
+            return Err(api(what, &rep));
+        }
+        Ok(Status::Done {
+            detail: format!(
+                "pod {pod} force-deleted with a {grace} s grace period at the deadline minus its grace period, after {blocked} refusal(s) by its disruption budget"
+            ),
+        })
     }
 
     async fn scale(
