@@ -1266,6 +1266,46 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
     Ok(0)
 }
 
+/// Runs an action plan as `cloudoptim apply --plan` does: through the Kubernetes API of
+/// `kubeconfig` (its `context`, or the current one; `request_timeout` seconds per request) when
+/// given, else through the dry-run executor. A dry run unless `yes`; destructive steps are
+/// refused unless `yes`; the first failed step skips the rest unless `keep_going`.
+pub fn run_action_plan(
+    plan: &cloudoptim_core::executor::ActionPlan,
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+    request_timeout: u64,
+    yes: bool,
+    keep_going: bool,
+) -> cloudoptim_core::Result<Vec<cloudoptim_core::executor::Outcome>> {
+    let live = LiveArgs {
+        kubeconfig,
+        context,
+        request_timeout,
+    };
+    run_plan_with(plan, &live, yes, keep_going)
+}
+
+fn run_plan_with(
+    plan: &cloudoptim_core::executor::ActionPlan,
+    live_args: &LiveArgs,
+    yes: bool,
+    keep_going: bool,
+) -> cloudoptim_core::Result<Vec<cloudoptim_core::executor::Outcome>> {
+    use cloudoptim_core::executor::{self, DryRunExecutor, Executor};
+    Ok(match &live_args.kubeconfig {
+        Some(_) => live::apply(live_args, plan, yes, keep_going)?,
+        None => {
+            let dry = DryRunExecutor::new();
+            let guard = Confirm {
+                inner: &dry as &dyn Executor,
+                yes,
+            };
+            executor::block_on(executor::run_plan(&guard, plan, keep_going))
+        }
+    })
+}
+
 fn apply(
     plan_path: &Path,
     yes: bool,
@@ -1275,7 +1315,7 @@ fn apply(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> cloudoptim_core::Result<i32> {
-    use cloudoptim_core::executor::{self, ActionPlan, DryRunExecutor, Executor, Status};
+    use cloudoptim_core::executor::{ActionPlan, Status};
     let text = std::fs::read_to_string(plan_path).map_err(|source| {
         cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
             path: plan_path.to_path_buf(),
@@ -1283,23 +1323,13 @@ fn apply(
         })
     })?;
     let plan = ActionPlan::from_json(&plan_path.display().to_string(), &text)?;
-    let outcomes = match &live_args.kubeconfig {
-        Some(_) => live::apply(live_args, &plan, yes, keep_going)?,
-        None => {
-            if yes {
-                let _ = writeln!(
-                    err,
-                    "warning: no --kubeconfig: nothing can be changed, showing the dry run"
-                );
-            }
-            let dry = DryRunExecutor::new();
-            let guard = Confirm {
-                inner: &dry as &dyn Executor,
-                yes,
-            };
-            executor::block_on(executor::run_plan(&guard, &plan, keep_going))
-        }
-    };
+    if yes && live_args.kubeconfig.is_none() {
+        let _ = writeln!(
+            err,
+            "warning: no --kubeconfig: nothing can be changed, showing the dry run"
+        );
+    }
+    let outcomes = run_plan_with(&plan, live_args, yes, keep_going)?;
     let io = |e: std::io::Error| {
         cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
             path: PathBuf::from("<stdout>"),
