@@ -259,8 +259,26 @@ fn cause_chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
     out
 }
 
+/// Sets `causes` (the text of each `source()` level below the error, outermost first) on `err`
+/// and chains them as `__cause__`s: `err.__cause__` is a `CloudOptimError` with the first
+/// level's text (and the same `code`), whose `__cause__` is the next level, and so on.
+fn attach_causes(py: Python<'_>, err: &PyErr, code: &str, causes: Vec<String>) -> PyResult<()> {
+    let mut below: Option<PyErr> = None;
+    for text in causes.iter().rev() {
+        let level = CloudOptimError::new_err(text.clone());
+        level.value(py).setattr("code", code)?;
+        level.value(py).setattr("causes", PyTuple::empty(py))?;
+        level.set_cause(py, below.take());
+        below = Some(level);
+    }
+    err.value(py).setattr("causes", PyTuple::new(py, causes)?)?;
+    err.set_cause(py, below);
+    Ok(())
+}
+
 /// Converts a core error into the matching Python exception: the message is the error with its
-/// causes, `code` is `Error::code()`, `causes` the text of each `source()` level below it, and
+/// causes, `code` is `Error::code()`, `causes` the text of each `source()` level below it (also
+/// chained as `__cause__`s, see `attach_causes`), and
 /// every pair of `Error::details()` becomes an attribute (`line` and `column` as integers).
 fn to_py_err(e: cloudoptim_core::Error) -> PyErr {
     Python::attach(|py| {
@@ -269,7 +287,7 @@ fn to_py_err(e: cloudoptim_core::Error) -> PyErr {
             let err = PyErr::from_type(exception_type(py, code)?, (pipeline::error_message(&e),));
             let value = err.value(py);
             value.setattr("code", code)?;
-            value.setattr("causes", PyTuple::new(py, cause_chain(&e))?)?;
+            attach_causes(py, &err, code, cause_chain(&e))?;
             for (key, text) in e.details() {
                 match key {
                     "line" | "column" => match text.parse::<u64>() {

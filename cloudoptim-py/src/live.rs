@@ -76,8 +76,7 @@ impl LiveFailure {
             let value = err.value(py);
             let set = || -> PyResult<()> {
                 value.setattr("code", self.code)?;
-                value.setattr("causes", self.causes)?;
-                Ok(())
+                super::attach_causes(py, &err, self.code, self.causes)
             };
             match set() {
                 Ok(()) => err,

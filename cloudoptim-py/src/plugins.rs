@@ -61,7 +61,7 @@ pub(crate) fn take_error(py: Python<'_>, slot: &FailureSlot) -> Option<PyErr> {
     let attrs = || -> PyResult<()> {
         value.setattr("code", "plugin")?;
         value.setattr("plugin", failure.plugin)?;
-        value.setattr("field", failure.field)?;
+        value.setattr("field", failure.field.filter(|f| !f.is_empty()))?;
         Ok(())
     };
     if let Err(e) = attrs() {
