@@ -20,8 +20,8 @@ fi
 
 # the live-source tests drive the fake Kubernetes API of the tests crate, moto's server and
 # Debian's prometheus
-cargo build --quiet -p cloudoptim-tests --bin fake-kube
-export CLOUDOPTIM_FAKE_KUBE_BIN="$CARGO_TARGET_DIR/debug/fake-kube"
+cargo build --quiet -p cloudoptim-tests --bin fake-kube-stdio
+export CLOUDOPTIM_FAKE_KUBE_BIN="$CARGO_TARGET_DIR/debug/fake-kube-stdio"
 export MOTO_SERVER_BIN="${MOTO_SERVER_BIN:-$venv/bin/moto_server}"
 
 wheels="$(mktemp -d)"

@@ -1,5 +1,5 @@
 """Live sources from Python, against the project's shared fakes and real servers: the fake
-Kubernetes API (the ``fake-kube`` program of the tests crate), a real Prometheus (Debian's
+Kubernetes API (the ``fake-kube-stdio`` program of the tests crate), a real Prometheus (Debian's
 package, backfilled with promtool) and moto's server for EC2. Every server listens on
 127.0.0.1 on a port the OS picks, and is stopped when its fixture ends."""
 
@@ -49,7 +49,7 @@ def _fake_kube_bin() -> str:
     if not path or not os.access(path, os.X_OK):
         pytest.fail(
             "the fake Kubernetes API is not built: run scripts/test-python.sh, or "
-            "`cargo build -p cloudoptim-tests --bin fake-kube` and set CLOUDOPTIM_FAKE_KUBE_BIN"
+            "`cargo build -p cloudoptim-tests --bin fake-kube-stdio` and set CLOUDOPTIM_FAKE_KUBE_BIN"
         )
     return path
 
@@ -71,7 +71,7 @@ def fake_kube(tmp_path: Path) -> Iterator[FakeKube]:
             if ready.is_file() or process.poll() is not None:
                 break
             time.sleep(0.1)
-        assert ready.is_file(), f"fake-kube did not start (exit code {process.poll()})"
+        assert ready.is_file(), f"fake-kube-stdio did not start (exit code {process.poll()})"
         info = json.loads(ready.read_text())
         yield FakeKube(process, info["url"], Path(info["kubeconfig"]))
     finally:

@@ -1,8 +1,8 @@
-//! `fake-kube`: the fake Kubernetes API server of [`cloudoptim_tests::fake_kube`] as a process,
+//! `fake-kube-stdio`: the fake Kubernetes API server of [`cloudoptim_tests::fake_kube`] as a process,
 //! for tests written in other languages (the Python binding's pytest suite).
 //!
 //! ```text
-//! fake-kube --dir DIR
+//! fake-kube-stdio --dir DIR
 //! ```
 //!
 //! Serves [`cloudoptim_tests::fake_kube::sample_cluster`] on 127.0.0.1 (a port the OS picks),
@@ -30,13 +30,15 @@ fn main() {
         match a.as_str() {
             "--dir" => dir = args.next().map(PathBuf::from),
             other => {
-                eprintln!("fake-kube: unknown argument {other:?} (usage: fake-kube --dir DIR)");
+                eprintln!(
+                    "fake-kube-stdio: unknown argument {other:?} (usage: fake-kube-stdio --dir DIR)"
+                );
                 std::process::exit(2);
             }
         }
     }
     let Some(dir) = dir else {
-        eprintln!("fake-kube: --dir DIR is required");
+        eprintln!("fake-kube-stdio: --dir DIR is required");
         std::process::exit(2);
     };
     let fake = FakeKube::start(sample_cluster());
@@ -47,7 +49,7 @@ fn main() {
     let write = std::fs::write(&tmp, ready.to_string())
         .and_then(|()| std::fs::rename(&tmp, dir.join("ready.json")));
     if let Err(e) = write {
-        eprintln!("fake-kube: cannot write {}: {e}", dir.display());
+        eprintln!("fake-kube-stdio: cannot write {}: {e}", dir.display());
         std::process::exit(1);
     }
     let stdin = std::io::stdin();
