@@ -60,9 +60,13 @@ python3 -m venv "$fresh/venv"
 repo="$PWD"
 (
     cd "$fresh"
-    "$fresh/venv/bin/python" - <<'PY'
-import cloudoptim, pathlib
-assert not pathlib.Path(cloudoptim.__file__).is_relative_to(pathlib.Path.cwd()), cloudoptim.__file__
+    REPO="$repo" "$fresh/venv/bin/python" - <<'PY'
+import os, pathlib
+import cloudoptim
+# imported from the fresh virtualenv, never from the repository
+here = pathlib.Path(cloudoptim.__file__).resolve()
+assert here.is_relative_to(pathlib.Path("venv").resolve()), here
+assert not here.is_relative_to(pathlib.Path(os.environ["REPO"]).resolve()), here
 report = cloudoptim.analyze(cloudoptim.demo_cluster())
 assert len(report) > 0 and report.totals["monthly_savings_usd"] > 0, report
 print(f"fresh venv: import and analysis ok ({len(report)} recommendations)")
