@@ -1440,6 +1440,53 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> cloudoptim_cor
     Ok(0)
 }
 
+/// Runs an action plan as `cloudoptim apply --plan` does: through the Kubernetes API of
+/// `kubeconfig` (its `context`, or the current one; `request_timeout` seconds per request) when
+/// given, EC2 steps through the AWS configuration's region, else through the dry-run executor.
+/// A dry run unless `yes`; destructive steps are refused unless `yes`; the first failed step
+/// skips the rest unless `keep_going`.
+pub fn run_action_plan(
+    plan: &cloudoptim_core::executor::ActionPlan,
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+    request_timeout: u64,
+    yes: bool,
+    keep_going: bool,
+) -> cloudoptim_core::Result<Vec<cloudoptim_core::executor::Outcome>> {
+    let live = LiveArgs {
+        kubeconfig,
+        context,
+        request_timeout,
+    };
+    run_plan_with(plan, &live, &Ec2ExecArgs::default(), yes, keep_going)
+}
+
+fn run_plan_with(
+    plan: &cloudoptim_core::executor::ActionPlan,
+    live_args: &LiveArgs,
+    ec2: &Ec2ExecArgs,
+    yes: bool,
+    keep_going: bool,
+) -> cloudoptim_core::Result<Vec<cloudoptim_core::executor::Outcome>> {
+    use cloudoptim_core::executor::{self, Action, Confirm, DryRunExecutor};
+    // EC2 steps that reach the EC2 executor (without --yes, destructive ones are refused first)
+    let ec2_steps = plan.steps.iter().any(|s| match s.action {
+        Action::LaunchReplacement { .. } => true,
+        Action::TerminateInstance { .. } | Action::DeleteVolume { .. } => yes,
+        _ => false,
+    });
+    Ok(if live_args.kubeconfig.is_none() && !ec2_steps {
+        let dry = DryRunExecutor::new();
+        executor::block_on(executor::run_plan(
+            &Confirm::new(&dry, yes),
+            plan,
+            keep_going,
+        ))
+    } else {
+        run_live_plan(live_args, ec2, ec2_steps, plan, yes, keep_going)?
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn apply(
     plan_path: &Path,
@@ -1451,7 +1498,7 @@ fn apply(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> cloudoptim_core::Result<i32> {
-    use cloudoptim_core::executor::{self, Action, ActionPlan, Confirm, DryRunExecutor, Status};
+    use cloudoptim_core::executor::{ActionPlan, Status};
     let text = std::fs::read_to_string(plan_path).map_err(|source| {
         cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
             path: plan_path.to_path_buf(),
@@ -1459,28 +1506,13 @@ fn apply(
         })
     })?;
     let plan = ActionPlan::from_json(&plan_path.display().to_string(), &text)?;
-    // EC2 steps that reach the EC2 executor (without --yes, destructive ones are refused first)
-    let ec2_steps = plan.steps.iter().any(|s| match s.action {
-        Action::LaunchReplacement { .. } => true,
-        Action::TerminateInstance { .. } | Action::DeleteVolume { .. } => yes,
-        _ => false,
-    });
     if yes && live_args.kubeconfig.is_none() {
         let _ = writeln!(
             err,
             "warning: no --kubeconfig: Kubernetes steps cannot be changed, showing their dry run"
         );
     }
-    let outcomes = if live_args.kubeconfig.is_none() && !ec2_steps {
-        let dry = DryRunExecutor::new();
-        executor::block_on(executor::run_plan(
-            &Confirm::new(&dry, yes),
-            &plan,
-            keep_going,
-        ))
-    } else {
-        run_live_plan(live_args, ec2, ec2_steps, &plan, yes, keep_going)?
-    };
+    let outcomes = run_plan_with(&plan, live_args, ec2, yes, keep_going)?;
     let io = |e: std::io::Error| {
         cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
             path: PathBuf::from("<stdout>"),

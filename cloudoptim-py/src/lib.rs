@@ -23,6 +23,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use pyo3::{IntoPyObjectExt, PyTypeInfo};
 
+mod live;
+mod plugins;
+
 // ---------------------------------------------------------------------------------------------
 // Exceptions
 // ---------------------------------------------------------------------------------------------
@@ -98,6 +101,25 @@ pyo3::create_exception!(
     "A GitOps step of `propose()` failed: bad options (code `gitops_config`), a git operation \
      (`git`), refused credentials (`auth`), a rate limit longer than allowed (`rate_limited`) or \
      another API error (`forge_api`). The message never holds the token."
+);
+
+pyo3::create_exception!(
+    cloudoptim,
+    PluginError,
+    CloudOptimError,
+    "A plug-in written in Python (a spot risk scorer or an IaC locator) raised or returned \
+     something unusable (code `plugin`): `plugin` names it, `field` is the key of its answer \
+     that was wrong (None when it raised or returned the wrong type), and `__cause__` is the \
+     exception it raised, if any."
+);
+
+pyo3::create_exception!(
+    cloudoptim,
+    LiveSourceError,
+    CloudOptimError,
+    "A live source could not be read: the Kubernetes API (codes `source_config`, \
+     `unauthorized`, `forbidden`, `source_api`, `timeout`, `transport`), Prometheus \
+     (`prometheus_*`) or AWS (`aws_*`)."
 );
 
 const UNKNOWN_INSTANCE_TYPE_DOC: &str =
@@ -218,14 +240,46 @@ fn exception_type<'py>(py: Python<'py>, code: &str) -> PyResult<Bound<'py, PyTyp
         "gitops_config" | "git" | "branch_modified" | "auth" | "rate_limited" | "forge_api" => {
             GitOpsError::type_object(py)
         }
+        "source_config" | "unauthorized" | "forbidden" | "source_api" | "timeout" | "transport" => {
+            LiveSourceError::type_object(py)
+        }
         // a code added to the core later still raises a CloudOptimError
         _ => CloudOptimError::type_object(py),
     })
 }
 
+/// The text of every `source()` level below `err`, outermost first.
+fn cause_chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut src = err.source();
+    while let Some(c) = src {
+        out.push(c.to_string());
+        src = c.source();
+    }
+    out
+}
+
+/// Sets `causes` (the text of each `source()` level below the error, outermost first) on `err`
+/// and chains them as `__cause__`s: `err.__cause__` is a `CloudOptimError` with the first
+/// level's text (and the same `code`), whose `__cause__` is the next level, and so on.
+fn attach_causes(py: Python<'_>, err: &PyErr, code: &str, causes: Vec<String>) -> PyResult<()> {
+    let mut below: Option<PyErr> = None;
+    for text in causes.iter().rev() {
+        let level = CloudOptimError::new_err(text.clone());
+        level.value(py).setattr("code", code)?;
+        level.value(py).setattr("causes", PyTuple::empty(py))?;
+        level.set_cause(py, below.take());
+        below = Some(level);
+    }
+    err.value(py).setattr("causes", PyTuple::new(py, causes)?)?;
+    err.set_cause(py, below);
+    Ok(())
+}
+
 /// Converts a core error into the matching Python exception: the message is the error with its
-/// causes, `code` is `Error::code()` and every pair of `Error::details()` becomes an attribute
-/// (`line` and `column` as integers).
+/// causes, `code` is `Error::code()`, `causes` the text of each `source()` level below it (also
+/// chained as `__cause__`s, see `attach_causes`), and
+/// every pair of `Error::details()` becomes an attribute (`line` and `column` as integers).
 fn to_py_err(e: cloudoptim_core::Error) -> PyErr {
     Python::attach(|py| {
         let build = || -> PyResult<PyErr> {
@@ -233,6 +287,7 @@ fn to_py_err(e: cloudoptim_core::Error) -> PyErr {
             let err = PyErr::from_type(exception_type(py, code)?, (pipeline::error_message(&e),));
             let value = err.value(py);
             value.setattr("code", code)?;
+            attach_causes(py, &err, code, cause_chain(&e))?;
             for (key, text) in e.details() {
                 match key {
                     "line" | "column" => match text.parse::<u64>() {
@@ -487,6 +542,17 @@ impl Report {
         self.inner.recommendations.len()
     }
 
+    /// The recommendations as a pandas DataFrame, one row per recommendation (see the stubs for
+    /// the columns). Needs pandas (`pip install "cloudoptim[pandas]"`).
+    fn to_pandas<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        display(slf.as_any(), "report_frame", &[])
+    }
+
+    /// The report as an HTML table, for Jupyter.
+    fn _repr_html_<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        display(slf.as_any(), "report_html", &[])
+    }
+
     /// A readable summary.
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
@@ -718,6 +784,20 @@ impl Plan {
         self.inner.to_table()
     }
 
+    /// One table of the plan as a pandas DataFrame: `nodes` (every node after the plan, with
+    /// the removed ones), `assignments` (pod → node) or `steps`. Needs pandas
+    /// (`pip install "cloudoptim[pandas]"`).
+    #[pyo3(signature = (table = "nodes"))]
+    fn to_pandas<'py>(slf: &Bound<'py, Self>, table: &str) -> PyResult<Bound<'py, PyAny>> {
+        let table = PyString::new(slf.py(), table).into_any();
+        display(slf.as_any(), "plan_frame", &[table])
+    }
+
+    /// The plan as HTML tables, for Jupyter.
+    fn _repr_html_<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        display(slf.as_any(), "plan_html", &[])
+    }
+
     /// A readable summary.
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let p = &*self.inner;
@@ -737,6 +817,20 @@ impl Plan {
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         reduce(py, "Plan", serde_json::to_string(&*self.inner))
     }
+}
+
+/// Calls `cloudoptim._display.<function>(obj, *args)`: the HTML and DataFrame views are written
+/// in Python (pandas is an optional dependency).
+fn display<'py>(
+    obj: &Bound<'py, PyAny>,
+    function: &str,
+    args: &[Bound<'py, PyAny>],
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = obj.py();
+    let module = py.import("cloudoptim._display")?;
+    let mut all = vec![obj.clone()];
+    all.extend(args.iter().cloned());
+    module.getattr(function)?.call1(PyTuple::new(py, all)?)
 }
 
 /// `(cloudoptim._native._from_json, (kind, json))` for pickling.
@@ -1061,6 +1155,11 @@ impl PatchReport {
         serde_json::to_string_pretty(&*self.inner).map_err(json_err)
     }
 
+    /// The report as HTML (outcome, files, candidates, the diff), for Jupyter.
+    fn _repr_html_<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        display(slf.as_any(), "patch_html", &[])
+    }
+
     /// A readable summary.
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
@@ -1078,18 +1177,54 @@ impl PatchReport {
     }
 }
 
-/// Runs `pipeline::patch_repo` with the GIL released.
+/// Runs `pipeline::patch_repo_with` with the GIL released, with the Python `locators` after
+/// the built-in ones. With locators, a real patch is rehearsed as a dry run first, so a locator
+/// that fails stops it before anything is written.
 fn run_patch(
     py: Python<'_>,
     repo: PathBuf,
     change: &Bound<'_, PyAny>,
     dry_run: bool,
     locate_only: bool,
+    locators: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PatchReport> {
     let text = change_text(change)?;
-    let report = py
-        .detach(move || pipeline::patch_repo(&repo, &text, dry_run, locate_only))
-        .map_err(to_py_err)?;
+    let failure = plugins::FailureSlot::default();
+    let mut objects = Vec::new();
+    if let Some(list) = locators.filter(|l| !l.is_none()) {
+        let items = list
+            .try_iter()
+            .map_err(|_| PyTypeError::new_err("locators must be a sequence of locator objects"))?;
+        for (i, item) in items.enumerate() {
+            let item = item?;
+            // validated now, so a bad locator fails before the repository is read
+            plugins::PyLocator::new(i, &item, &failure)?;
+            objects.push(item.unbind());
+        }
+    }
+    let make = |py: Python<'_>| -> PyResult<Vec<Box<dyn iac::Locator + Send>>> {
+        let mut out: Vec<Box<dyn iac::Locator + Send>> = Vec::new();
+        for (i, o) in objects.iter().enumerate() {
+            out.push(Box::new(plugins::PyLocator::new(i, o.bind(py), &failure)?));
+        }
+        Ok(out)
+    };
+    let rehearse = !objects.is_empty() && !dry_run && !locate_only;
+    let passes: &[bool] = if rehearse { &[true, false] } else { &[dry_run] };
+    let mut last = None;
+    for &pass_dry_run in passes {
+        let extra = make(py)?;
+        let repo = repo.clone();
+        let text = text.clone();
+        let result = py.detach(move || {
+            pipeline::patch_repo_with(&repo, &text, pass_dry_run, locate_only, extra)
+        });
+        if let Some(e) = plugins::take_error(py, &failure) {
+            return Err(e);
+        }
+        last = Some(result.map_err(to_py_err)?);
+    }
+    let report = last.ok_or_else(|| PyRuntimeError::new_err("no patch pass ran"))?;
     Ok(PatchReport {
         inner: Arc::new(report),
     })
@@ -1104,19 +1239,96 @@ fn run_patch(
 /// describe-spot-price-history) and Prometheus `query_range` exports (`usage`), each `None`, a
 /// path or a list of paths. Non-fatal oddities are issued as `UserWarning`s. Raises an
 /// `InputError` subclass when an input cannot be used.
+///
+/// Live sources, with the names of the command line's flags: `kubeconfig` (and `context`, the
+/// kubeconfig context, default its current one; `request_timeout` seconds per request) reads
+/// the cluster from the Kubernetes API instead of `path` (read-only); `prometheus` (a base URL)
+/// adds `days` of container CPU and memory history (`prometheus_timeout` seconds per query);
+/// `aws_live=True` adds the EC2 inventory (instances, volumes, spot price history) read with the
+/// standard AWS credential chain from `region` (default: the chain's region). Raises
+/// `LiveSourceError` when a live source cannot be read. Runs with the GIL released.
 #[pyfunction]
-#[pyo3(signature = (path, *, aws = None, usage = None, cluster_name = None))]
+#[pyo3(signature = (
+    path = None, *, aws = None, usage = None, cluster_name = None, kubeconfig = None,
+    context = None, request_timeout = 30, prometheus = None, days = 7, prometheus_timeout = 30,
+    aws_live = false, region = None
+))]
+#[allow(clippy::too_many_arguments)]
 fn load_cluster(
     py: Python<'_>,
-    path: PathBuf,
+    path: Option<PathBuf>,
     aws: Option<&Bound<'_, PyAny>>,
     usage: Option<&Bound<'_, PyAny>>,
     cluster_name: Option<String>,
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+    request_timeout: u64,
+    prometheus: Option<String>,
+    days: u32,
+    prometheus_timeout: u64,
+    aws_live: bool,
+    region: Option<String>,
 ) -> PyResult<Cluster> {
-    let path = path_string(path)?;
     let aws = path_list(aws)?;
     let usage = path_list(usage)?;
-    load(py, path, aws, usage, cluster_name)
+    let live_args = live::LiveArgs {
+        prometheus,
+        days,
+        prometheus_timeout,
+        aws_region: aws_live.then_some(region),
+    };
+    let mut cluster = match (path, kubeconfig) {
+        (Some(_), Some(_)) => {
+            return Err(PyValueError::new_err(
+                "give either path (a dump) or kubeconfig (the live API), not both",
+            ));
+        }
+        (None, None) => {
+            return Err(PyTypeError::new_err(
+                "load_cluster() needs path (a dump) or kubeconfig= (the live API)",
+            ));
+        }
+        (Some(path), None) => load(py, path_string(path)?, aws, usage, cluster_name)?.inner,
+        (None, Some(kubeconfig)) => {
+            let args = live::KubeArgs {
+                kubeconfig,
+                context,
+                request_timeout,
+            };
+            let mut options = cloudoptim_core::loader::LoadOptions::default();
+            if let Some(n) = cluster_name {
+                options = options.with_cluster_name(n);
+            }
+            let aws: Vec<PathBuf> = aws.into_iter().map(PathBuf::from).collect();
+            let usage: Vec<PathBuf> = usage.into_iter().map(PathBuf::from).collect();
+            let loaded = py
+                .detach(move || -> Result<_, live::Failure> {
+                    let mut loaded = live::load_kube(&args, &options)?;
+                    pipeline::add_inputs(&mut loaded, &aws, &usage)?;
+                    Ok(loaded)
+                })
+                .map_err(live::Failure::into_py)?;
+            warn_all(py, &loaded.warnings)?;
+            Arc::new(loaded.cluster)
+        }
+    };
+    if live_args.any() {
+        cluster = with_live(py, &cluster, &live_args)?;
+    }
+    Ok(Cluster { inner: cluster })
+}
+
+/// A copy of `cluster` with what the live sources add (GIL released).
+fn with_live(
+    py: Python<'_>,
+    cluster: &Arc<cloudoptim_core::Cluster>,
+    args: &live::LiveArgs,
+) -> PyResult<Arc<cloudoptim_core::Cluster>> {
+    let mut copy = (**cluster).clone();
+    let args = args.clone();
+    py.detach(move || live::read(&args, &mut copy).map(|()| copy))
+        .map(Arc::new)
+        .map_err(live::Failure::into_py)
 }
 
 /// The embedded demo cluster (40 nodes, ~300 pods, a week of usage), as `cloudoptim demo` uses.
@@ -1267,11 +1479,14 @@ fn format_exception(py: Python<'_>, e: &PyErr) -> String {
 /// `exclude_node_groups`, `min_monthly_savings`, `strategy`, `limits`, `buffers`,
 /// `team_label`); an unknown key raises `FieldError` naming it. Raises `AnalyzerError` when an
 /// analyzer raises (with its traceback; `__cause__` is the exception) or returns an invalid
-/// recommendation.
+/// recommendation. Live sources as `load_cluster()` takes them: `prometheus` (with `days`,
+/// `prometheus_timeout`) adds usage history, `aws_live=True` the EC2 inventory of `region`;
+/// they raise `LiveSourceError`.
 #[pyfunction]
 #[pyo3(signature = (
     cluster, *, region = None, prices = None, spot_advisor = None, analyzers = None,
-    extra_analyzers = None, filters = None
+    extra_analyzers = None, filters = None, prometheus = None, days = 7,
+    prometheus_timeout = 30, aws_live = false
 ))]
 #[allow(clippy::too_many_arguments)]
 fn analyze(
@@ -1283,8 +1498,21 @@ fn analyze(
     analyzers: Option<Vec<String>>,
     extra_analyzers: Option<&Bound<'_, PyAny>>,
     filters: Option<&Bound<'_, PyAny>>,
+    prometheus: Option<String>,
+    days: u32,
+    prometheus_timeout: u64,
+    aws_live: bool,
 ) -> PyResult<Report> {
-    let snapshot = cluster_arg(py, cluster)?;
+    let mut snapshot = cluster_arg(py, cluster)?;
+    let live_args = live::LiveArgs {
+        prometheus,
+        days,
+        prometheus_timeout,
+        aws_region: aws_live.then(|| region.clone()),
+    };
+    if live_args.any() {
+        snapshot = with_live(py, &snapshot, &live_args)?;
+    }
     let filters = match filters.filter(|f| !f.is_none()) {
         None => report::Filters::default(),
         Some(f) if f.is_instance_of::<PyDict>() => {
@@ -1421,22 +1649,43 @@ fn instance_type<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>
 /// `PatchReport.outcome`). Raises `InvalidChangeError` before reading anything when the change
 /// is malformed, `RepositoryError` when `repo` is not a directory, `VerificationError` when the
 /// edit does not verify (nothing is written), `InputError` when a file cannot be read or written.
+///
+/// `locators` are IaC locators written in Python, consulted after the built-in ones: objects
+/// with an optional `name` and a method `locate(self, request: dict) -> list[dict]`. The request
+/// holds `change` (`target` and `set`, as `Change.to_dict()`), `root` and `files` (each `file`,
+/// relative, `kind` — `terraform`, `tfvars`, `terragrunt`, `yaml`, `helm_template` — and
+/// `text`). Each finding is a dict: `{"kind": "candidate", "file", "line", "reason"}`,
+/// `{"kind": "blocked", "reason"}` or `{"kind": "resolved", "summary", "sites": [...]}` where a
+/// site is `file`, `key` (a setting of the change), `explanation`, optionally `write` (`value`,
+/// or `first` to write the first of a list) and where the value is: in a YAML file `path` (keys
+/// and list indexes from the root of document `doc`, default 0), in an HCL file `span` (the
+/// `[start, end]` byte offsets of the expression). A locator is asked again after the edit (to
+/// verify it), with the edited texts. Raises `PluginError` (naming the locator and the field;
+/// `__cause__` is what it raised) when a locator raises or answers something else; nothing is
+/// written then.
 #[pyfunction]
-#[pyo3(signature = (repo, change, *, dry_run = false))]
+#[pyo3(signature = (repo, change, *, dry_run = false, locators = None))]
 fn patch(
     py: Python<'_>,
     repo: PathBuf,
     change: &Bound<'_, PyAny>,
     dry_run: bool,
+    locators: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PatchReport> {
-    run_patch(py, repo, change, dry_run, false)
+    run_patch(py, repo, change, dry_run, false, locators)
 }
 
 /// Like `patch()`, but only reports where the change would go: nothing is written, the report
-/// still holds the diff. Raises as `patch()` does.
+/// still holds the diff. Takes `locators` and raises as `patch()` does.
 #[pyfunction]
-fn locate(py: Python<'_>, repo: PathBuf, change: &Bound<'_, PyAny>) -> PyResult<PatchReport> {
-    run_patch(py, repo, change, false, true)
+#[pyo3(signature = (repo, change, *, locators = None))]
+fn locate(
+    py: Python<'_>,
+    repo: PathBuf,
+    change: &Bound<'_, PyAny>,
+    locators: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PatchReport> {
+    run_patch(py, repo, change, false, true, locators)
 }
 
 /// Proposes the repository changes behind a cluster's recommendations as pull requests, as
@@ -1563,24 +1812,45 @@ fn propose<'py>(
 /// and an explanation in words. `advisor` is a Spot Advisor JSON to use instead of the embedded
 /// one; `prices` describe-spot-price-history JSON (a file or folder) that makes volatility and
 /// prices exact.
+///
+/// `scorer` is a spot risk scorer written in Python, used instead of the built-in one: an object
+/// with an optional `name` and a method `score(self, request: dict) -> dict`. The request holds
+/// `instance_type`, `region`, `seed` (the built-in score, a dict as in the result) and `history`
+/// (the type's price points: `instance_type`, `zone`, `product`, `price`, `timestamp`). The
+/// answer holds `risk` (a number in [0, 1]) and optionally `rate`, `volatility`, `gap`, `time`
+/// (numbers in [0, 1]) and `explanation` (a str); what it leaves out comes from `seed`. Raises
+/// `PluginError` (naming the scorer and the field; `__cause__` is what it raised) when the
+/// scorer raises or answers something else.
 #[pyfunction]
-#[pyo3(signature = (types = "*", *, region = "us-east-1", advisor = None, prices = None))]
+#[pyo3(signature = (
+    types = "*", *, region = "us-east-1", advisor = None, prices = None, scorer = None
+))]
 fn score_spot_types<'py>(
     py: Python<'py>,
     types: &str,
     region: &str,
     advisor: Option<PathBuf>,
     prices: Option<PathBuf>,
+    scorer: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let mut p = PricingOptions::default().with_region(region.to_string());
     if let Some(a) = advisor {
         p = p.with_spot_advisor(a);
     }
     let types = types.to_string();
-    let scores = py
-        .detach(move || pipeline::spot_scores(&types, &p, prices.as_deref()))
-        .map_err(to_py_err)?;
-    to_python(py, serde_json::to_string(&scores))
+    let failure = plugins::FailureSlot::default();
+    let plugin = match scorer.filter(|s| !s.is_none()) {
+        Some(s) => Some(plugins::PyScorer::new(s, &failure)?),
+        None => None,
+    };
+    let scores = py.detach(move || match &plugin {
+        Some(scorer) => pipeline::spot_scores_with(&types, &p, prices.as_deref(), scorer),
+        None => pipeline::spot_scores(&types, &p, prices.as_deref()),
+    });
+    if let Some(e) = plugins::take_error(py, &failure) {
+        return Err(e);
+    }
+    to_python(py, serde_json::to_string(&scores.map_err(to_py_err)?))
 }
 
 /// Spot readiness of every workload of a cluster (a `Cluster` or a path), not ready first: dicts
@@ -1606,6 +1876,67 @@ fn plan_interruption<'py>(
     let body = message.to_string();
     let plan = py.detach(move || cloudoptim_core::spot::plan_response(&snapshot, &body));
     to_python(py, serde_json::to_string(&plan))
+}
+
+/// Runs an action plan through the executor, as `cloudoptim apply --plan` does: `plan` is the
+/// plan as a dict (`{"steps": [{"action": "cordon", "node": "…", "why": "…"}, …]}`), JSON text,
+/// or the path of a JSON file (`os.PathLike`). Through the Kubernetes API of `kubeconfig`
+/// (`context`, `request_timeout` as for `load_cluster()`) when given, else through the dry-run
+/// executor. A dry run unless `yes=True`, which also allows destructive steps; the first failed
+/// step skips the rest unless `keep_going`. Returns one dict per step: `step` (`action`, its
+/// fields, `why`) and `status` (`dry_run`, `done` with `detail`, `skipped` with `reason`,
+/// `failed` with `error` and `code`). Raises `InputError`/`CloudOptimError` (code `plan`) for a
+/// malformed plan and `LiveSourceError` when the API cannot be reached. Runs with the GIL
+/// released.
+#[pyfunction]
+#[pyo3(signature = (
+    plan, *, yes = false, keep_going = false, kubeconfig = None, context = None,
+    request_timeout = 30
+))]
+fn apply<'py>(
+    py: Python<'py>,
+    plan: &Bound<'py, PyAny>,
+    yes: bool,
+    keep_going: bool,
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+    request_timeout: u64,
+) -> PyResult<Bound<'py, PyAny>> {
+    use cloudoptim_core::executor::ActionPlan;
+    let (name, text) = if plan.is_instance_of::<PyDict>() {
+        let value = json_data(plan, "plan", &|m| PyValueError::new_err(m))?;
+        ("plan".to_string(), value.to_string())
+    } else if let Ok(s) = plan.cast::<PyString>() {
+        ("plan".to_string(), s.to_str()?.to_string())
+    } else if let Ok(path) = plan.extract::<PathBuf>() {
+        let text = std::fs::read_to_string(&path).map_err(|source| {
+            to_py_err(cloudoptim_core::Error::Load(
+                cloudoptim_core::loader::LoadError::Io {
+                    path: path.clone(),
+                    source,
+                },
+            ))
+        })?;
+        (path.display().to_string(), text)
+    } else {
+        return Err(PyTypeError::new_err(
+            "plan must be a dict, JSON text or the path of a JSON file (os.PathLike)",
+        ));
+    };
+    let plan = ActionPlan::from_json(&name, &text).map_err(|e| to_py_err(e.into()))?;
+    let outcomes = py
+        .detach(move || {
+            cloudoptim_cli::run_action_plan(
+                &plan,
+                kubeconfig,
+                context,
+                request_timeout,
+                yes,
+                keep_going,
+            )
+        })
+        .map_err(to_py_err)?;
+    to_python(py, serde_json::to_string(&outcomes))
 }
 
 /// Runs the `cloudoptim` command line with these arguments (the first is the program name),
@@ -1666,6 +1997,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(score_spot_types, m)?,
         wrap_pyfunction!(spot_readiness, m)?,
         wrap_pyfunction!(plan_interruption, m)?,
+        wrap_pyfunction!(apply, m)?,
         wrap_pyfunction!(cli_main, m)?,
         wrap_pyfunction!(_from_json, m)?,
     ] {
@@ -1688,6 +2020,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RepositoryError", repository_error(py)?)?;
     m.add("VerificationError", VerificationError::type_object(py))?;
     m.add("GitOpsError", GitOpsError::type_object(py))?;
+    m.add("PluginError", PluginError::type_object(py))?;
+    m.add("LiveSourceError", LiveSourceError::type_object(py))?;
+    // set on every instance raised for a core error; the class defaults cover the rest
+    CloudOptimError::type_object(py).setattr("causes", PyTuple::empty(py))?;
+    PluginError::type_object(py).setattr("plugin", py.None())?;
+    PluginError::type_object(py).setattr("field", py.None())?;
     // `name` is set on instances naming an analyzer: default it to None on the class
     AnalyzerError::type_object(py).setattr("name", py.None())?;
     Ok(())

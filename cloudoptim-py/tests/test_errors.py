@@ -187,6 +187,8 @@ EXCEPTIONS = [
     RepositoryError,
     VerificationError,
     GitOpsError,
+    cloudoptim.PluginError,
+    cloudoptim.LiveSourceError,
 ]
 
 
@@ -205,10 +207,61 @@ def test_every_exported_exception_is_listed() -> None:
         for name in cloudoptim.__all__
         if isinstance(getattr(cloudoptim, name), type) and issubclass(getattr(cloudoptim, name), BaseException)
     }
-    assert exported == {c.__name__ for c in EXCEPTIONS}
+    # the one exception that is not a CloudOptimError: pandas missing for to_pandas()
+    assert exported == {c.__name__ for c in EXCEPTIONS} | {"MissingOptionalDependency"}
+    assert issubclass(cloudoptim.MissingOptionalDependency, ImportError)
     assert issubclass(ParseError, InputError) and issubclass(FieldError, InputError)
     assert issubclass(UnrecognizedInputError, InputError) and issubclass(UnsafePathError, InputError)
     assert issubclass(UnknownInstanceTypeError, CatalogError)
     assert not issubclass(AnalyzerError, InputError)
     assert issubclass(InvalidChangeError, ValueError) and issubclass(RepositoryError, NotADirectoryError)
     assert not issubclass(RepositoryError, InputError) and not issubclass(VerificationError, InputError)
+
+
+def test_the_rust_cause_chain_is_kept(tmp_path: Path) -> None:
+    """Each `source()` level of the Rust error is in the message, in `causes`, and chained as
+    `__cause__`: here the loader's error and, below it, the operating system's."""
+    missing = tmp_path / "dump" / "nodes.json"
+    with pytest.raises(cloudoptim.InputError) as e:
+        cloudoptim.load_cluster(missing)
+    err = e.value
+    assert err.code == "io"
+    assert err.causes == ("No such file or directory (os error 2)",)
+    assert str(missing) in str(err)
+    levels = [str(err)]
+    cause = err.__cause__
+    while cause is not None:
+        assert isinstance(cause, cloudoptim.CloudOptimError)
+        levels.append(str(cause))
+        cause = cause.__cause__
+    assert len(levels) == 2
+    assert levels[1] == "No such file or directory (os error 2)"
+    for level in levels[1:]:
+        assert level in levels[0]
+
+
+def test_a_malformed_file_inside_a_dump_is_named(tmp_path: Path) -> None:
+    dump = tmp_path / "dump"
+    (dump / "apps").mkdir(parents=True)
+    (dump / "apps" / "pods.json").write_text('{"kind": "List", "items": [\n  {"kind": "Pod",\n')
+    with pytest.raises(cloudoptim.ParseError) as e:
+        cloudoptim.load_cluster(dump)
+    assert e.value.path == str(dump / "apps" / "pods.json")
+    assert e.value.line == 3
+    assert str(dump / "apps" / "pods.json") in str(e.value)
+    assert isinstance(e.value.causes, tuple)
+
+
+def test_a_live_error_keeps_its_chain(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: [\n")
+    with pytest.raises(cloudoptim.LiveSourceError) as e:
+        cloudoptim.load_cluster(kubeconfig=kubeconfig)
+    assert e.value.code == "source_config"
+    assert isinstance(e.value.causes, tuple)
+    chained = []
+    cause = e.value.__cause__
+    while cause is not None:
+        chained.append(str(cause))
+        cause = cause.__cause__
+    assert tuple(chained) == e.value.causes

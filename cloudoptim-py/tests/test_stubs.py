@@ -9,20 +9,31 @@ import textwrap
 from pathlib import Path
 
 import cloudoptim
-from cloudoptim import _native
+from cloudoptim import _aio, _display, _native
+
+
+# names written in Python (the asyncio variants, the DataFrame helpers), not in the native module
+PYTHON_MODULES = {"_aio": _aio, "_display": _display}
 
 
 def test_all_names_exist() -> None:
     assert len(set(cloudoptim.__all__)) == len(cloudoptim.__all__)
     for name in cloudoptim.__all__:
         assert hasattr(cloudoptim, name), name
-        assert getattr(cloudoptim, name) is getattr(_native, name), name
+        homes = [m for m in (_native, *PYTHON_MODULES.values()) if name in m.__all__]
+        assert len(homes) == 1, (name, homes)
+        assert getattr(cloudoptim, name) is getattr(homes[0], name), name
 
 
-def test_every_public_native_name_is_exported() -> None:
+def test_every_public_name_is_exported() -> None:
     internal = {"cli_main"}
     public = {n for n in _native.__all__ if not n.startswith("_") or n == "__version__"}
-    assert public - internal == set(cloudoptim.__all__)
+    python = {n for m in PYTHON_MODULES.values() for n in m.__all__}
+    exported_python = python & set(cloudoptim.__all__)
+    assert public - internal == set(cloudoptim.__all__) - exported_python
+    # every asyncio variant and DataFrame helper meant for users is exported
+    assert set(_aio.__all__) <= set(cloudoptim.__all__)
+    assert {"MissingOptionalDependency", "spot_scores_frame"} <= set(cloudoptim.__all__)
 
 
 def test_the_wheel_ships_stubs_and_marker() -> None:
@@ -88,6 +99,41 @@ def test_typed_usage_passes_mypy_strict(tmp_path: Path) -> None:
                     return [{"kind": "custom", "title": "t", "target": {}, "monthly_savings_usd": 0.0}]
 
             custom: cloudoptim.Report = cloudoptim.analyze(cluster, extra_analyzers=[TeamLabels()])
+
+            class Calm:
+                name = "calm"
+
+                def score(self, request: dict[str, Any]) -> dict[str, Any]:
+                    return {"risk": request["seed"]["risk"] / 2}
+
+            scores = cloudoptim.score_spot_types("m5.*", scorer=Calm())
+            risk: float = scores[0]["risk"]
+
+            class Nowhere:
+                def locate(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+                    return [{"kind": "blocked", "reason": "computed"}]
+
+            cloudoptim.patch("infra", change, dry_run=True, locators=[Nowhere()])
+            cloudoptim.locate("infra", change, locators=[Nowhere()])
+            live = cloudoptim.load_cluster(kubeconfig=Path("kc"), context="fake", prometheus="http://p", days=3)
+            outcomes = cloudoptim.apply({"steps": []}, yes=False, kubeconfig="kc")
+            status: str = outcomes[0]["status"]
+
+            async def run() -> float:
+                c = await cloudoptim.load_cluster_async("c.json", aws_live=True, region="us-east-1")
+                r = await cloudoptim.analyze_async(c, prometheus="http://p", days=3)
+                done = await cloudoptim.apply_async(Path("plan.json"))
+                return r.totals["monthly_savings_usd"] + len(done)
+            html: str = report._repr_html_() + plan._repr_html_() + patched._repr_html_()
+            frame = report.to_pandas()
+            nodes = plan.to_pandas("assignments")
+            try:
+                cloudoptim.score_spot_types(scorer=Calm())
+            except cloudoptim.PluginError as e:
+                who: str | None = e.plugin
+                chain: tuple[str, ...] = e.causes
+            except cloudoptim.LiveSourceError as e:
+                live_code: str = e.code
             try:
                 cloudoptim.load_cluster("x")
             except cloudoptim.ParseError as e:
@@ -104,6 +150,7 @@ def test_typed_usage_passes_mypy_strict(tmp_path: Path) -> None:
         "import cloudoptim\nn: str = cloudoptim.cpu_millicores(1)\n"
         "cloudoptim.consolidate('c.json', mode='shrink')\n"
         "cloudoptim.analyze('c.json', extra_analyzers=[object()])\n"
+        "cloudoptim.score_spot_types(scorer=object())\n"
     )
     cmd = [sys.executable, "-m", "mypy", "--strict", "--config-file", str(tmp_path / "none.ini")]
     ok = subprocess.run([*cmd, str(usage)], capture_output=True, text=True, cwd=tmp_path, timeout=600)
@@ -115,3 +162,4 @@ def test_typed_usage_passes_mypy_strict(tmp_path: Path) -> None:
     assert 'Argument 1 to "cpu_millicores" has incompatible type "int"' in wrong.stdout
     assert 'Argument "mode" to "consolidate" has incompatible type' in wrong.stdout
     assert 'List item 0 has incompatible type "object"' in wrong.stdout
+    assert 'Argument "scorer" to "score_spot_types" has incompatible type "object"' in wrong.stdout

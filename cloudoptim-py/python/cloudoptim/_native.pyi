@@ -33,6 +33,7 @@ __all__ = [
     "score_spot_types",
     "spot_readiness",
     "plan_interruption",
+    "apply",
     "cli_main",
     "_from_json",
     "CloudOptimError",
@@ -49,6 +50,8 @@ __all__ = [
     "RepositoryError",
     "VerificationError",
     "GitOpsError",
+    "PluginError",
+    "LiveSourceError",
 ]
 
 __version__: str
@@ -322,6 +325,92 @@ class _Analyzer(Protocol):
     def name(self) -> str: ...
     def analyze(self, context: dict[str, Any], /) -> Sequence[Mapping[str, Any]]: ...
 
+class _SpotScore(TypedDict):
+    instance_type: str
+    region: str
+    risk: float
+    rate: float
+    volatility: float
+    gap: float
+    time: float
+    interruption: str | None
+    spot_hourly: float | None
+    on_demand_hourly: float | None
+    savings_ratio: float | None
+    from_history: bool
+    explanation: str
+
+class _SpotPricePoint(TypedDict):
+    instance_type: str
+    zone: str
+    product: str
+    price: float
+    timestamp: str
+
+class _ScoreRequest(TypedDict):
+    """What a spot risk scorer's ``score`` is given."""
+
+    instance_type: str
+    region: str
+    seed: _SpotScore
+    history: list[_SpotPricePoint]
+
+class _ScoreAnswer(TypedDict, total=False):
+    """What a spot risk scorer's ``score`` returns: ``risk`` (required) and optionally the
+    terms and the explanation, each number in [0, 1]; the rest comes from the seed score."""
+
+    risk: float
+    rate: float
+    volatility: float
+    gap: float
+    time: float
+    explanation: str
+
+class _SpotScorer(Protocol):
+    """What ``score_spot_types(scorer=…)`` takes: an object (optionally with a ``name``) whose
+    ``score`` takes a request (``instance_type``, ``region``, ``seed``, ``history``) and
+    returns at least ``risk`` (the shapes of ``_ScoreRequest`` and ``_ScoreAnswer``)."""
+
+    def score(self, request: dict[str, Any], /) -> Mapping[str, Any]: ...
+
+_FileKind: TypeAlias = Literal["terraform", "tfvars", "terragrunt", "yaml", "helm_template"]
+
+class _RepoFile(TypedDict):
+    file: str
+    kind: _FileKind
+    text: str
+
+class _LocateRequest(TypedDict):
+    """What an IaC locator's ``locate`` is given: the change, the repository root and every
+    file the engine reads (after an edit, the edited texts)."""
+
+    change: _ChangeDict
+    root: str
+    files: list[_RepoFile]
+
+class _Locator(Protocol):
+    """What ``patch()``/``locate()`` take in ``locators``: an object (optionally with a
+    ``name``) whose ``locate`` takes a request and returns findings: dicts with ``kind``
+    ``resolved`` (``summary``, ``sites``: ``file``, ``key``, ``explanation``, ``path`` and
+    ``doc`` in YAML or ``span`` in HCL, optional ``write``), ``candidate`` (``file``, ``line``,
+    ``reason``) or ``blocked`` (``reason``). The request has the shape of ``_LocateRequest``."""
+
+    def locate(self, request: dict[str, Any], /) -> Sequence[Mapping[str, Any]]: ...
+
+class _ActionPlan(TypedDict):
+    steps: Sequence[Mapping[str, Any]]
+
+class _ApplyOutcome(TypedDict, total=False):
+    step: dict[str, Any]
+    status: Literal["dry_run", "done", "skipped", "failed"]
+    detail: str
+    reason: str
+    error: str
+    code: str
+
+# a pandas.DataFrame (pandas is optional: ``pip install "cloudoptim[pandas]"``)
+_DataFrame: TypeAlias = Any
+
 # --- classes -----------------------------------------------------------------------------------
 
 _Restore: TypeAlias = Callable[[str, str], Cluster | Report | Recommendation | PatchReport | Plan]
@@ -366,6 +455,12 @@ class Report:
     def to_dict(self) -> dict[str, Any]: ...
     def to_json(self) -> str: ...
     def to_table(self) -> str: ...
+    def to_pandas(self) -> _DataFrame:
+        """One row per recommendation: ``id``, ``kind``, ``analyzer``, ``title``, the target
+        (``cluster``, ``namespace``, ``workload_kind``, ``workload``, ``container``, ``node``,
+        ``node_group``, ``volume``, ``instance``), ``monthly_savings_usd``, ``risk``,
+        ``priority``, ``confidence``, ``explanation``."""
+    def _repr_html_(self) -> str: ...
     def __len__(self) -> int: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
@@ -447,6 +542,7 @@ class PatchReport:
     def written(self) -> bool: ...
     def to_dict(self) -> _PatchReportDict: ...
     def to_json(self) -> str: ...
+    def _repr_html_(self) -> str: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     def __reduce__(self) -> tuple[_Restore, tuple[str, str]]: ...
@@ -485,6 +581,12 @@ class Plan:
     def to_dict(self) -> _PlanDict: ...
     def to_json(self) -> str: ...
     def to_table(self) -> str: ...
+    def to_pandas(self, table: Literal["nodes", "assignments", "steps"] = "nodes") -> _DataFrame:
+        """``nodes``: ``name``, ``instance_type``, ``zone``, ``capacity_type``, ``hourly_cost``,
+        ``new``, ``removed``, ``group``; ``assignments``: ``namespace``, ``pod``, ``node``;
+        ``steps``: ``action``, ``removed``, ``added``, ``moves`` (count), savings, ``score``,
+        ``approved``."""
+    def _repr_html_(self) -> str: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     def __reduce__(self) -> tuple[_Restore, tuple[str, str]]: ...
@@ -492,9 +594,11 @@ class Plan:
 # --- exceptions --------------------------------------------------------------------------------
 
 class CloudOptimError(Exception):
-    """Base class of every error cloudoptim raises."""
+    """Base class of every error cloudoptim raises. ``causes`` holds the text of each level of
+    the underlying error's cause chain, outermost first (also in the message)."""
 
     code: str
+    causes: tuple[str, ...]
 
 class InputError(CloudOptimError):
     """An input file or folder could not be used (code ``io`` when it could not be read)."""
@@ -547,14 +651,32 @@ class VerificationError(CloudOptimError):
 class GitOpsError(CloudOptimError):
     """A GitOps step of ``propose()`` failed (codes ``gitops_config``, ``git``, ``auth``, ``rate_limited``, ``forge_api``)."""
 
+class PluginError(CloudOptimError):
+    """A Python spot scorer or IaC locator raised or answered something unusable (code
+    ``plugin``); ``plugin`` names it, ``field`` is the wrong key of its answer."""
+
+    plugin: str | None
+    field: str | None
+
+class LiveSourceError(CloudOptimError):
+    """A live source (the Kubernetes API, Prometheus, AWS) could not be read."""
+
 # --- functions ---------------------------------------------------------------------------------
 
 def load_cluster(
-    path: _StrPath,
+    path: _StrPath | None = None,
     *,
     aws: _StrPath | Sequence[_StrPath] | None = None,
     usage: _StrPath | Sequence[_StrPath] | None = None,
     cluster_name: str | None = None,
+    kubeconfig: _StrPath | None = None,
+    context: str | None = None,
+    request_timeout: int = 30,
+    prometheus: str | None = None,
+    days: int = 7,
+    prometheus_timeout: int = 30,
+    aws_live: bool = False,
+    region: str | None = None,
 ) -> Cluster: ...
 def demo_cluster() -> Cluster: ...
 def analyze(
@@ -566,6 +688,10 @@ def analyze(
     analyzers: Sequence[str] | None = None,
     extra_analyzers: Sequence[_Analyzer] | None = None,
     filters: _Filters | Mapping[str, Any] | _StrPath | None = None,
+    prometheus: str | None = None,
+    days: int = 7,
+    prometheus_timeout: int = 30,
+    aws_live: bool = False,
 ) -> Report: ...
 def consolidate(
     cluster: Cluster | _StrPath,
@@ -585,8 +711,14 @@ def patch(
     change: Change | _ChangeDict | dict[str, Any] | str,
     *,
     dry_run: bool = False,
+    locators: Sequence[_Locator] | None = None,
 ) -> PatchReport: ...
-def locate(repo: _StrPath, change: Change | _ChangeDict | dict[str, Any] | str) -> PatchReport: ...
+def locate(
+    repo: _StrPath,
+    change: Change | _ChangeDict | dict[str, Any] | str,
+    *,
+    locators: Sequence[_Locator] | None = None,
+) -> PatchReport: ...
 _ProposeStatus: TypeAlias = Literal[
     "opened",
     "updated",
@@ -652,8 +784,18 @@ def score_spot_types(
     region: str = "us-east-1",
     advisor: _StrPath | None = None,
     prices: _StrPath | None = None,
-) -> list[dict[str, Any]]: ...
+    scorer: _SpotScorer | None = None,
+) -> list[_SpotScore]: ...
 def spot_readiness(cluster: Cluster | _StrPath) -> list[_Readiness]: ...
 def plan_interruption(cluster: Cluster | _StrPath, message: str) -> dict[str, Any]: ...
+def apply(
+    plan: _ActionPlan | Mapping[str, Any] | str | os.PathLike[str],
+    *,
+    yes: bool = False,
+    keep_going: bool = False,
+    kubeconfig: _StrPath | None = None,
+    context: str | None = None,
+    request_timeout: int = 30,
+) -> list[_ApplyOutcome]: ...
 def cli_main(argv: Sequence[str]) -> int: ...
 def _from_json(kind: str, text: str) -> Cluster | Report | Recommendation | PatchReport | Plan: ...
