@@ -81,23 +81,27 @@ export async function freePort() {
 }
 
 /**
- * Starts the fake Kubernetes API server of the tests crate (`fake-kube`, built with cargo when
- * missing) serving its sample cluster; resolves to `{ kubeconfig, url, stop() }` once it
+ * Starts the fake Kubernetes API server of the tests crate (`$CLOUDOPTIM_FAKE_KUBE`, else
+ * `fake-kube` built with cargo) serving its sample cluster; resolves to `{ kubeconfig, url, stop() }` once it
  * answers. The kubeconfig's current context is `fake`.
  */
 export async function startFakeKube() {
-  let bin = process.env.CLOUDOPTIM_FAKE_KUBE ?? join(targetDir(), 'debug', 'fake-kube')
-  if (!existsSync(bin)) {
+  const { spawn } = await import('node:child_process')
+  const { copyFile, readFile } = await import('node:fs/promises')
+  const dir = await tempDir()
+  let bin = process.env.CLOUDOPTIM_FAKE_KUBE
+  if (!bin) {
+    // built from this tree (cargo only rebuilds when needed), then copied: the target folder
+    // may be shared with other builds of the workspace
     const r = spawnSync('cargo', ['build', '-p', 'cloudoptim-tests', '--bin', 'fake-kube'], {
       cwd: repoRoot,
       env: { ...process.env, CARGO_TARGET_DIR: targetDir() },
       stdio: 'inherit',
     })
     if (r.status !== 0) throw new Error(`cargo build --bin fake-kube failed (${r.status})`)
+    bin = join(dir, 'fake-kube')
+    await copyFile(join(targetDir(), 'debug', 'fake-kube'), bin)
   }
-  const { spawn } = await import('node:child_process')
-  const { readFile } = await import('node:fs/promises')
-  const dir = await tempDir()
   const portFile = join(dir, 'port')
   const kubeconfig = join(dir, 'kubeconfig')
   const child = spawn(bin, ['--port-file', portFile, '--kubeconfig', kubeconfig], { stdio: ['ignore', 'ignore', 'inherit'] })

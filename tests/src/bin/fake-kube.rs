@@ -3,7 +3,8 @@
 //! `fake-kube --port-file PATH --kubeconfig PATH` serves [`sample_cluster`] on an ephemeral
 //! port of 127.0.0.1, writes a kubeconfig pointing to it (context `fake`, see
 //! `FakeKube::write_kubeconfig`), then writes the port number to the port file (so the port
-//! file appearing means the server is ready) and runs until killed.
+//! file appearing means the server is ready) and runs until killed. `--dir DIR` is short for
+//! `--port-file DIR/port --kubeconfig DIR/kubeconfig`.
 //!
 //! [`sample_cluster`]: cloudoptim_tests::fake_kube::sample_cluster
 
@@ -13,7 +14,9 @@ use std::process::ExitCode;
 use cloudoptim_tests::fake_kube::{FakeKube, sample_cluster};
 
 fn usage(message: &str) -> ExitCode {
-    eprintln!("fake-kube: {message}\nusage: fake-kube --port-file PATH --kubeconfig PATH");
+    eprintln!(
+        "fake-kube: {message}\nusage: fake-kube --port-file PATH --kubeconfig PATH | --dir DIR"
+    );
     ExitCode::from(2)
 }
 
@@ -29,6 +32,14 @@ fn main() -> ExitCode {
     let mut kubeconfig: Option<PathBuf> = None;
     let mut args = std::env::args_os().skip(1);
     while let Some(a) = args.next() {
+        if a.to_str() == Some("--dir") {
+            let Some(dir) = args.next().map(PathBuf::from) else {
+                return usage("--dir needs a value");
+            };
+            port_file = Some(dir.join("port"));
+            kubeconfig = Some(dir.join("kubeconfig"));
+            continue;
+        }
         let slot = match a.to_str() {
             Some("--port-file") => &mut port_file,
             Some("--kubeconfig") => &mut kubeconfig,
@@ -40,7 +51,7 @@ fn main() -> ExitCode {
         }
     }
     let (Some(port_file), Some(kubeconfig)) = (port_file, kubeconfig) else {
-        return usage("both --port-file and --kubeconfig are required");
+        return usage("--port-file and --kubeconfig (or --dir) are required");
     };
     let fake = FakeKube::start(sample_cluster());
     // the kubeconfig (and the exec credential it names) go next to the requested path
