@@ -29,6 +29,8 @@ else
 fi
 npm run build
 npm test
+# the API reference is generated from index.d.ts and committed: it must be up to date
+node ../scripts/node-api-doc.mjs --check
 
 # the packed tarball, installed into a fresh project outside the repository
 ../scripts/node-pack-check.sh

@@ -11,8 +11,8 @@ use cloudoptim_core::adapters::aws::{AwsSource, InventoryOptions};
 use cloudoptim_core::adapters::kube::{ConnectOptions, KubeClient, KubeExecutor, KubeSource};
 use cloudoptim_core::adapters::prometheus::{self, PromConfig};
 use cloudoptim_core::executor::{
-    self, ActionPlan, BoxFuture, DryRunExecutor, ExecError, Executor, Outcome, Status as StepStatus,
-    Step,
+    self, ActionPlan, BoxFuture, DryRunExecutor, ExecError, Executor, Outcome,
+    Status as StepStatus, Step,
 };
 use cloudoptim_core::loader::{LoadOptions, Loaded};
 use cloudoptim_core::source::ClusterSource;
@@ -181,19 +181,20 @@ impl LoadTask {
         };
         if let Some(cfg) = &p.prometheus {
             let sink = self.progress.clone();
-            let report: Arc<dyn Fn(prometheus::Progress) + Send + Sync> =
-                Arc::new(move |q: prometheus::Progress| {
-                    emit(sink.as_deref(), || {
-                        json!({"source": "prometheus", "done": q.done, "total": q.total, "label": q.label})
-                    });
-                });
-            let usage =
-                cloudoptim_core::adapters::block_on(prometheus::fetch_usage(cfg, report))
-                    .map_err(Failure::runtime)?
-                    .map_err(|e| Failure::Live {
-                        code: e.code(),
-                        message: e.to_string(),
-                    })?;
+            let report: Arc<dyn Fn(prometheus::Progress) + Send + Sync> = Arc::new(
+                move |q: prometheus::Progress| {
+                    emit(
+                        sink.as_deref(),
+                        || json!({"source": "prometheus", "done": q.done, "total": q.total, "label": q.label}),
+                    );
+                },
+            );
+            let usage = cloudoptim_core::adapters::block_on(prometheus::fetch_usage(cfg, report))
+                .map_err(Failure::runtime)?
+                .map_err(|e| Failure::Live {
+                    code: e.code(),
+                    message: e.to_string(),
+                })?;
             loaded.cluster.usage.merge(usage);
         }
         if let Some(region) = &p.aws_live {
@@ -429,8 +430,8 @@ impl ApplyTask {
     }
 
     fn run(&self) -> std::result::Result<Vec<Outcome>, Failure> {
-        let plan = ActionPlan::from_json("plan", &self.plan)
-            .map_err(|e| Failure::Core(e.into()))?;
+        let plan =
+            ActionPlan::from_json("plan", &self.plan).map_err(|e| Failure::Core(e.into()))?;
         let total = plan.steps.len();
         match &self.kube {
             Some(connect) => {

@@ -582,10 +582,7 @@ fn site(
         )
     })?;
     let text = &repo.files[file].text;
-    let (start, end) = (
-        field_index(obj, at, "start")?,
-        field_index(obj, at, "end")?,
-    );
+    let (start, end) = (field_index(obj, at, "start")?, field_index(obj, at, "end")?);
     let (Some(start), Some(end)) = (byte_offset(text, start), byte_offset(text, end)) else {
         return Err((
             format!("{at}.end"),
@@ -656,7 +653,9 @@ fn site(
         _ => {
             return Err((
                 format!("{at}.file"),
-                format!("{rel} is a Helm template: only Terraform/HCL and YAML files can be edited"),
+                format!(
+                    "{rel} is a Helm template: only Terraform/HCL and YAML files can be edited"
+                ),
             ));
         }
     };
@@ -688,7 +687,10 @@ fn finding(
     match field_str(obj, at, "kind")? {
         Some("resolved") => {
             let summary = field_str(obj, at, "summary")?.unwrap_or_default();
-            let sites = obj.get("sites").and_then(Value::as_array).filter(|s| !s.is_empty());
+            let sites = obj
+                .get("sites")
+                .and_then(Value::as_array)
+                .filter(|s| !s.is_empty());
             let Some(sites) = sites else {
                 return Err((
                     format!("{at}.sites"),

@@ -48,7 +48,11 @@ impl Progress {
     /// Calls the callback with `event` on the main thread and waits until it has run.
     pub(crate) fn emit(&self, event: Value) {
         let (tx, rx) = mpsc::channel();
-        if self.0.call((event, tx), ThreadsafeFunctionCallMode::Blocking) == Status::Ok {
+        if self
+            .0
+            .call((event, tx), ThreadsafeFunctionCallMode::Blocking)
+            == Status::Ok
+        {
             let _ = rx.recv();
         }
     }

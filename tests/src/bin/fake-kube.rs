@@ -70,7 +70,12 @@ fn main() -> ExitCode {
         eprintln!("fake-kube: cannot write {}: {e}", kubeconfig.display());
         return ExitCode::FAILURE;
     }
-    let port = fake.url().rsplit(':').next().unwrap_or_default().to_string();
+    let port = fake
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     if let Err(e) = write_whole(&port_file, &format!("{port}\n")) {
         eprintln!("fake-kube: cannot write {}: {e}", port_file.display());
         return ExitCode::FAILURE;
