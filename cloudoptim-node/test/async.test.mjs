@@ -73,7 +73,7 @@ async function countTurns(work) {
 }
 
 describe('heavy calls run off the event loop', () => {
-  it('consolidate of a large cluster: the event loop keeps turning meanwhile', async () => {
+  it('consolidate of a large cluster: the event loop keeps turning meanwhile', async (t) => {
     const path = join(await tempDir(), 'big.json')
     await writeFile(path, JSON.stringify(bigCluster(160, 12)))
     const cluster = await co.loadCluster(path)
@@ -82,6 +82,7 @@ describe('heavy calls run off the event loop', () => {
     assert.ok(result instanceof co.Plan)
     assert.ok(result.removed.length > 0, 'nodes at low use are removed')
     assert.ok(turns > 0, `the event loop turned ${turns} times during consolidate`)
+    t.diagnostic(`event loop turns during consolidate of 160 nodes, 1,920 pods: ${turns}`)
     // and a synchronous call blocks it: nothing turns while it runs
     let syncTurns = 0
     let on = true
@@ -96,15 +97,17 @@ describe('heavy calls run off the event loop', () => {
     const demo = co.demoCluster()
     const dir = await tempDir()
     const change = { target: { kind: 'NodeGroup', cluster: 'c', name: 'g' }, set: { min_size: 1 } }
+    const missing = join(dir, 'missing.json')
+    // inputs that fail fast: a Promise is what is checked here, not the work
     const calls = {
-      loadCluster: () => co.loadCluster(join(dir, 'missing.json')),
-      analyze: () => co.analyze(demo),
-      consolidate: () => co.consolidate(demo),
-      propose: () => co.propose(demo, dir, { dryRun: true }),
+      loadCluster: () => co.loadCluster(missing),
+      analyze: () => co.analyze(missing),
+      consolidate: () => co.consolidate(missing),
+      propose: () => co.propose(missing, dir, { dryRun: true }),
       locate: () => co.locate(dir, change),
       patch: () => co.patch(dir, change, { dryRun: true }),
       scoreSpotTypes: () => co.scoreSpotTypes('m5.large'),
-      spotReadiness: () => co.spotReadiness(demo),
+      spotReadiness: () => co.spotReadiness(missing),
       planInterruption: () => co.planInterruption(demo, '{}'),
       apply: () => co.apply({ steps: [] }),
     }
