@@ -7,7 +7,15 @@
 //! thread pool. Every core error becomes a JS `Error` whose `code` is
 //! `CLOUDOPTIM_<CORE CODE>`, with the detail fields attached. The IaC engine (`patch`, `locate`)
 //! runs on the thread pool too; its report crosses as a plain object typed `PatchReport`.
-//! Consolidation (`consolidate`) runs on the thread pool and returns a `Plan`.
+//! Consolidation (`consolidate`) runs on the thread pool and returns a `Plan`; so do spot
+//! readiness and interruption plans (`spotReadiness`, `planInterruption`): everything that
+//! reads files, talks to a network or does heavy work returns a Promise. The live sources
+//! (`loadCluster({ kubeconfig, prometheus, awsLive })`) and `apply` are in [`live`].
+//!
+//! Plug-ins written in JavaScript (a spot risk scorer, IaC locators) follow the JS analyzers'
+//! pattern below; see `plugins`. Long calls report progress through `onProgress` callbacks
+//! (`progress`): `analyze` after each analyzer, the live load per source and query, `apply` per
+//! step, `propose` per item.
 //!
 //! Analyzers written in JavaScript (`analyze(…, { extraAnalyzers })`) run inside the core's
 //! analysis on the thread pool like the built-in ones: each JS `analyze` is wrapped in a
@@ -27,7 +35,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::Value;
 
-mod live;
+pub mod live;
 mod plugins;
 mod progress;
 

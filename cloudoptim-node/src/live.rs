@@ -25,6 +25,7 @@ use crate::{Cluster, js_error};
 
 /// Why a load or an apply failed: a core error, or a live source's (Prometheus, AWS) with its
 /// stable code.
+#[non_exhaustive]
 pub enum Failure {
     /// A core error.
     Core(cloudoptim_core::Error),
