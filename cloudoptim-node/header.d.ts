@@ -783,9 +783,19 @@ export interface CloudoptimError extends Error {
    * `CLOUDOPTIM_EMPTY_INPUT`, `CLOUDOPTIM_CATALOG`, `CLOUDOPTIM_UNKNOWN_INSTANCE_TYPE`,
    * `CLOUDOPTIM_UNKNOWN_ANALYZER`, `CLOUDOPTIM_ANALYZER_CONFIG`, `CLOUDOPTIM_ANALYZER_FAILED`,
    * `CLOUDOPTIM_QUANTITY`, `CLOUDOPTIM_PACKING` (consolidation settings), and for the IaC
-   * engine `CLOUDOPTIM_INVALID_CHANGE`, `CLOUDOPTIM_NOT_A_DIRECTORY`, `CLOUDOPTIM_VERIFICATION`.
+   * engine `CLOUDOPTIM_INVALID_CHANGE`, `CLOUDOPTIM_NOT_A_DIRECTORY`, `CLOUDOPTIM_VERIFICATION`;
+   * `CLOUDOPTIM_PLUGIN` for a JavaScript scorer or locator that threw (the thrown value is
+   * `cause`) or returned something else than it must (`field` names what); for the live
+   * sources `CLOUDOPTIM_KUBE_…`, `CLOUDOPTIM_PROMETHEUS_…`, `CLOUDOPTIM_AWS_…`, and
+   * `CLOUDOPTIM_PLAN` for a malformed action plan.
    */
   code: string
+  /** The plug-in's name, for `CLOUDOPTIM_PLUGIN`. */
+  plugin?: string
+  /** `scorer` or `locator`, for `CLOUDOPTIM_PLUGIN`. */
+  role?: 'scorer' | 'locator'
+  /** What a plug-in threw, for `CLOUDOPTIM_PLUGIN`. */
+  cause?: unknown
   /** The file, for load errors. */
   path?: string
   /** The object (`Kind namespace/name`), for `CLOUDOPTIM_FIELD`. */
@@ -808,6 +818,8 @@ export interface CloudoptimError extends Error {
     line?: number
     column?: number
     name?: string
+    plugin?: string
+    role?: 'scorer' | 'locator'
   }
 }
 
@@ -843,4 +855,183 @@ export interface InterruptionPlan {
   nodes: string[]
   /** Actions in order: `{ action: 'cordon', node }`, `{ action: 'evict', pod, … }`, … */
   actions: Array<{ action: string; [field: string]: unknown }>
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plug-ins written in JavaScript: spot risk scorers and IaC locators
+// ---------------------------------------------------------------------------------------------
+
+/** What a spot risk scorer reads for one instance type. */
+export interface SpotScoreInput {
+  /** The instance type (`m5.large`). */
+  instanceType: string
+  /** The region. */
+  region: string
+  /** The built-in scorer's score of the type, with its terms, prices and explanation. */
+  builtin: SpotScore
+  /** The type's spot price history (from `prices`), oldest first per zone; empty without. */
+  history: Array<{ instance_type: string; zone: string; product: string; price: number; timestamp: string }>
+}
+
+/**
+ * What a scorer returns for a type: `risk` from 0 (safest) to 1, and optionally its terms
+ * (each 0 to 1) and the explanation. Fields left out keep the built-in score's values; any
+ * other field is an error.
+ */
+export interface SpotScoreAnswer {
+  risk: number
+  explanation?: string
+  rate?: number
+  volatility?: number
+  gap?: number
+  time?: number
+}
+
+/** A scorer as a plain function; its `name` names it in errors. */
+export type SpotScoreFunction = (input: SpotScoreInput) => SpotScoreAnswer | Promise<SpotScoreAnswer>
+
+/**
+ * A spot risk scorer written in JavaScript (`scoreSpotTypes(types, { scorer })`), used instead
+ * of the built-in one for every type: `score` is called on the main thread while the scoring
+ * waits on the thread pool. Throwing or returning something else than a score rejects the call
+ * with `CLOUDOPTIM_PLUGIN`.
+ */
+export interface CustomSpotScorer {
+  /** Its name, for errors. */
+  name: string
+  /** Scores one type. */
+  score(input: SpotScoreInput): SpotScoreAnswer | Promise<SpotScoreAnswer>
+}
+
+/** One file of the repository, as a locator reads it. */
+export interface LocatorFile {
+  /** Path relative to the repository root, with `/`. */
+  path: string
+  /** What the engine read it as. */
+  kind: 'terraform' | 'tfvars' | 'terragrunt' | 'yaml' | 'helm-template'
+  /** Its text (after the edit, when the engine verifies an edit). */
+  text: string
+}
+
+/** What a locator reads. */
+export interface LocatorInput {
+  /** The repository folder. */
+  root: string
+  /** The change to place. */
+  change: ChangeJson
+  /** Every file the engine scanned. */
+  files: LocatorFile[]
+}
+
+/**
+ * A place that sets one of the change's values: `start`/`end` are indices into the file's
+ * `text` (JavaScript string indices, as `indexOf` and `RegExp` give them) of exactly the
+ * literal to replace: an HCL expression (`"m5.large"`, `["a", "b"]`, `3`) in Terraform files, a
+ * YAML scalar or list in YAML files.
+ */
+export interface LocatorSite {
+  /** The file's `path`. */
+  file: string
+  /** Index of the literal's first character. */
+  start: number
+  /** Index after its last character. */
+  end: number
+  /** The setting (`instance_types`, `min_size`, …); may be left out when the change sets one. */
+  key?: keyof ChangeSet
+  /** `value` (default) writes the value as given; `first` writes a list's first element. */
+  write?: 'value' | 'first'
+  /** Why this place, for a reviewer (default: the finding's summary). */
+  explanation?: string
+}
+
+/** What a locator found: the target's sites, a candidate it cannot confirm, or why it cannot be changed. */
+export type LocatorFinding =
+  | { kind: 'resolved'; summary: string; sites: LocatorSite[] }
+  | { kind: 'candidate'; file: string; line: number; reason: string }
+  | { kind: 'blocked'; reason: string }
+
+/** A locator as a plain function; its `name` names it in errors. */
+export type LocateFunction = (
+  input: LocatorInput,
+) => LocatorFinding[] | null | undefined | Promise<LocatorFinding[] | null | undefined>
+
+/**
+ * An IaC locator written in JavaScript (`patch`/`locate(…, { locators })`), consulted after
+ * the built-in ones like them: its findings take part in the engine's decision (one place:
+ * patched and verified by locating again on the edited text; more: ambiguous). `locate` is
+ * called on the main thread while the engine waits on the thread pool. Throwing or returning
+ * something else than findings rejects the call with `CLOUDOPTIM_PLUGIN`, nothing written.
+ */
+export interface CustomLocator {
+  /** Its name, for errors. */
+  name: string
+  /** Finds where the change applies. */
+  locate(input: LocatorInput): LocatorFinding[] | null | undefined | Promise<LocatorFinding[] | null | undefined>
+}
+
+// ---------------------------------------------------------------------------------------------
+// Progress events
+// ---------------------------------------------------------------------------------------------
+
+/** `analyze`'s `onProgress` event, after each analyzer. */
+export interface AnalyzeProgress {
+  /** The analyzer that just ran. */
+  analyzer: string
+  /** Analyzers run so far, this one included. */
+  done: number
+  /** Analyzers in all. */
+  total: number
+  /** Recommendations it made (before filters). */
+  recommendations: number
+}
+
+/** `loadCluster`'s `onProgress` event, for the live sources. */
+export type LoadProgress =
+  | { source: 'kubernetes'; nodes: number; pods: number }
+  | { source: 'prometheus'; done: number; total: number; label: string }
+  | { source: 'aws'; instances: number; volumes: number; spotPrices: number }
+
+// ---------------------------------------------------------------------------------------------
+// Action plans (`apply`)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One step of an action plan: the action (`cordon`, `uncordon`, `drain`, `evict`, `scale`,
+ * `patch_resources`, `terminate`, …) with its own fields (`node`, `namespace`, `name`, …), why,
+ * and the recommendation or event it comes from.
+ */
+export interface ActionStep {
+  action: string
+  why?: string
+  recommendation_id?: string | null
+  [field: string]: unknown
+}
+
+/** An action plan, as `cloudoptim apply --plan` reads it. */
+export interface ActionPlanJson {
+  steps: ActionStep[]
+}
+
+/** What became of a step. */
+export interface StepOutcome {
+  /** The step. */
+  step: ActionStep
+  /** `dry_run` (nothing sent), `done`, `skipped` or `failed`. */
+  status: 'dry_run' | 'done' | 'skipped' | 'failed'
+  /** What the system answered (`done`). */
+  detail?: string
+  /** Why (`skipped`). */
+  reason?: string
+  /** The error (`failed`). */
+  error?: string
+  /** Its stable code (`failed`): `not_confirmed`, `refused`, `api`, … */
+  code?: string
+}
+
+/** `apply`'s `onProgress` event: a step's outcome, as soon as it has run. */
+export interface ApplyProgress extends StepOutcome {
+  /** 0-based position among the steps run. */
+  index: number
+  /** Steps in the plan. */
+  total: number
 }

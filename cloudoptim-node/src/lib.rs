@@ -7,7 +7,15 @@
 //! thread pool. Every core error becomes a JS `Error` whose `code` is
 //! `CLOUDOPTIM_<CORE CODE>`, with the detail fields attached. The IaC engine (`patch`, `locate`)
 //! runs on the thread pool too; its report crosses as a plain object typed `PatchReport`.
-//! Consolidation (`consolidate`) runs on the thread pool and returns a `Plan`.
+//! Consolidation (`consolidate`) runs on the thread pool and returns a `Plan`; so do spot
+//! readiness and interruption plans (`spotReadiness`, `planInterruption`): everything that
+//! reads files, talks to a network or does heavy work returns a Promise. The live sources
+//! (`loadCluster({ kubeconfig, prometheus, awsLive })`) and `apply` are in [`live`].
+//!
+//! Plug-ins written in JavaScript (a spot risk scorer, IaC locators) follow the JS analyzers'
+//! pattern below; see `plugins`. Long calls report progress through `onProgress` callbacks
+//! (`progress`): `analyze` after each analyzer, the live load per source and query, `apply` per
+//! step, `propose` per item.
 //!
 //! Analyzers written in JavaScript (`analyze(…, { extraAnalyzers })`) run inside the core's
 //! analysis on the thread pool like the built-in ones: each JS `analyze` is wrapped in a
@@ -26,6 +34,13 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::Value;
+
+pub mod live;
+mod plugins;
+mod progress;
+
+use plugins::{FailureSlot, JsLocator, JsScorer};
+use progress::{JsCallback, Progress};
 
 type CoreResult<T> = std::result::Result<T, cloudoptim_core::Error>;
 
@@ -68,27 +83,6 @@ fn js_error(env: &Env, err: &cloudoptim_core::Error) -> Error {
     build().unwrap_or_else(|_| Error::new(Status::GenericFailure, format!("{code}: {message}")))
 }
 
-fn one_or_many(v: Option<Either<String, Vec<String>>>) -> Vec<String> {
-    match v {
-        None => Vec::new(),
-        Some(Either::A(one)) => vec![one],
-        Some(Either::B(many)) => many,
-    }
-}
-
-/// Options of `loadCluster`.
-#[napi(object)]
-#[derive(Default)]
-pub struct LoadClusterOptions {
-    /// AWS CLI JSON (`describe-instances`, `describe-volumes`, `describe-spot-price-history`):
-    /// files or folders.
-    pub aws: Option<Either<String, Vec<String>>>,
-    /// Prometheus `query_range` JSON for container CPU and memory: files or folders.
-    pub usage: Option<Either<String, Vec<String>>>,
-    /// Cluster name (default: from node labels or instance tags, else the file name).
-    pub cluster_name: Option<String>,
-}
-
 /// Options of `analyze`.
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
@@ -113,6 +107,10 @@ pub struct AnalyzeOptions<'a> {
     /// `CLOUDOPTIM_FIELD` naming it.
     #[napi(ts_type = "AnalysisSettings | string")]
     pub filters: Option<Value>,
+    /// Called after each analyzer (built-in or JavaScript) has run, in order: `{ analyzer,
+    /// done, total, recommendations }`.
+    #[napi(ts_type = "(event: AnalyzeProgress) => void")]
+    pub on_progress: Option<JsCallback<'a>>,
 }
 
 /// Options of `consolidate`.
@@ -185,7 +183,7 @@ impl Cluster {
 }
 
 impl Cluster {
-    fn new(cluster: cloudoptim_core::Cluster, warnings: Vec<String>) -> Cluster {
+    pub(crate) fn new(cluster: cloudoptim_core::Cluster, warnings: Vec<String>) -> Cluster {
         Cluster {
             inner: Arc::new(cluster),
             warnings,
@@ -375,33 +373,6 @@ impl Plan {
     }
 }
 
-/// Loads a snapshot on the libuv thread pool.
-pub struct LoadTask {
-    path: String,
-    aws: Vec<String>,
-    usage: Vec<String>,
-    cluster_name: Option<String>,
-}
-
-impl Task for LoadTask {
-    type Output = CoreResult<cloudoptim_core::loader::Loaded>;
-    type JsValue = Cluster;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        Ok(pipeline::load_snapshot_from_strings(
-            &self.path,
-            &self.aws,
-            &self.usage,
-            self.cluster_name.take(),
-        ))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Cluster> {
-        let loaded = output.map_err(|e| js_error(&env, &e))?;
-        Ok(Cluster::new(loaded.cluster, loaded.warnings))
-    }
-}
-
 /// What `analyze` runs on.
 enum Input {
     Cluster(Arc<cloudoptim_core::Cluster>),
@@ -439,6 +410,84 @@ pub struct AnalyzeTask {
     analyzers: Option<Vec<String>>,
     extra: Vec<JsAnalyzer>,
     filters: Option<Value>,
+    progress: Option<Arc<Progress>>,
+}
+
+/// An analyzer that reports when it has run (`onProgress` of `analyze`).
+struct Reporting {
+    inner: Box<dyn Analyzer>,
+    done: usize,
+    total: usize,
+    progress: Arc<Progress>,
+}
+
+impl Analyzer for Reporting {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn description(&self) -> &str {
+        self.inner.description()
+    }
+
+    fn analyze(
+        &self,
+        ctx: &Context<'_>,
+    ) -> cloudoptim_core::analyzers::Result<Vec<cloudoptim_core::Recommendation>> {
+        let out = self.inner.analyze(ctx);
+        self.progress.emit(serde_json::json!({
+            "analyzer": self.inner.name(),
+            "done": self.done,
+            "total": self.total,
+            "recommendations": out.as_ref().map_or(0, Vec::len),
+        }));
+        out
+    }
+
+    fn notes(&self, ctx: &Context<'_>) -> Vec<String> {
+        self.inner.notes(ctx)
+    }
+}
+
+/// The analyzers `analyze_with_extra` would run (the built-ins chosen by name, then `extra`),
+/// each wrapped to report progress.
+fn reporting(
+    filters: &cloudoptim_core::report::Filters,
+    names: Option<&[String]>,
+    extra: Vec<Box<dyn Analyzer>>,
+    progress: &Arc<Progress>,
+) -> CoreResult<Vec<Box<dyn Analyzer>>> {
+    let mut pool = filters.builtin_analyzers()?;
+    let mut list = match names {
+        None => pool,
+        Some(names) => {
+            let mut chosen = Vec::new();
+            for n in names {
+                let pos = pool.iter().position(|a| a.name() == n).ok_or_else(|| {
+                    AnalyzeError::UnknownAnalyzer {
+                        name: n.clone(),
+                        known: cloudoptim_core::analyzers::builtin_names().join(", "),
+                    }
+                })?;
+                chosen.push(pool.remove(pos));
+            }
+            chosen
+        }
+    };
+    list.extend(extra);
+    let total = list.len();
+    Ok(list
+        .into_iter()
+        .enumerate()
+        .map(|(i, inner)| {
+            Box::new(Reporting {
+                inner,
+                done: i + 1,
+                total,
+                progress: Arc::clone(progress),
+            }) as Box<dyn Analyzer>
+        })
+        .collect())
 }
 
 impl Task for AnalyzeTask {
@@ -456,15 +505,17 @@ impl Task for AnalyzeTask {
             Some(Value::String(path)) => pipeline::filters_from_file(std::path::Path::new(&path)),
             Some(v) => pipeline::filters_from_json("filters", v),
         };
+        let progress = self.progress.take();
         Ok(filters.and_then(|filters| {
+            let (names, extra) = match &progress {
+                None => (self.analyzers.as_deref(), extra),
+                Some(p) => (
+                    Some(&[][..]),
+                    reporting(&filters, self.analyzers.as_deref(), extra, p)?,
+                ),
+            };
             self.input.with(|cluster| {
-                pipeline::analyze_with_extra(
-                    cluster,
-                    &self.pricing,
-                    self.analyzers.as_deref(),
-                    &filters,
-                    extra,
-                )
+                pipeline::analyze_with_extra(cluster, &self.pricing, names, &filters, extra)
             })
         }))
     }
@@ -473,23 +524,6 @@ impl Task for AnalyzeTask {
         let inner = output.map_err(|e| js_error(&env, &e))?;
         Ok(Report { inner })
     }
-}
-
-/// Loads a cluster snapshot from `kubectl get … -o json|yaml` output (a file or a folder,
-/// `kubectl cluster-info dump` folders too), plus optional AWS CLI output and Prometheus
-/// exports. Reads the files on the libuv thread pool.
-///
-/// Rejects with an `Error` whose `code` is `CLOUDOPTIM_IO`, `CLOUDOPTIM_SYNTAX`,
-/// `CLOUDOPTIM_FIELD`, `CLOUDOPTIM_UNRECOGNIZED`, `CLOUDOPTIM_EMPTY_INPUT`, … .
-#[napi(ts_return_type = "Promise<Cluster>")]
-pub fn load_cluster(path: String, options: Option<LoadClusterOptions>) -> AsyncTask<LoadTask> {
-    let o = options.unwrap_or_default();
-    AsyncTask::new(LoadTask {
-        path,
-        aws: one_or_many(o.aws),
-        usage: one_or_many(o.usage),
-        cluster_name: o.cluster_name,
-    })
 }
 
 /// The embedded demo cluster: a mid-size EKS cluster with AWS inventory and a week of usage.
@@ -535,6 +569,7 @@ pub fn analyze(
         analyzers: o.analyzers,
         extra,
         filters: o.filters,
+        progress: Progress::new(env, o.on_progress)?.map(Arc::new),
     }))
 }
 
@@ -821,15 +856,19 @@ pub fn instance_type(env: &Env, name: String) -> Result<Value> {
 }
 
 /// Options of `scoreSpotTypes`.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 #[derive(Default)]
-pub struct SpotScoreOptions {
+pub struct SpotScoreOptions<'a> {
     /// Region (default `us-east-1`).
     pub region: Option<String>,
     /// A Spot Advisor JSON file to use instead of the embedded snapshot.
     pub advisor: Option<String>,
     /// describe-spot-price-history JSON (a file or folder): exact volatility and prices.
     pub prices: Option<String>,
+    /// A risk scorer written in JavaScript, used instead of the built-in one: a function, or
+    /// `{ name, score(input) }`. See `CustomSpotScorer`.
+    #[napi(ts_type = "CustomSpotScorer | SpotScoreFunction")]
+    pub scorer: Option<Object<'a>>,
 }
 
 /// Scores on the libuv thread pool.
@@ -837,6 +876,8 @@ pub struct ScoreTask {
     types: String,
     pricing: PricingOptions,
     prices: Option<String>,
+    scorer: Option<JsScorer>,
+    failure: FailureSlot,
 }
 
 impl<'task> napi::ScopedTask<'task> for ScoreTask {
@@ -844,57 +885,121 @@ impl<'task> napi::ScopedTask<'task> for ScoreTask {
     type JsValue = Unknown<'task>;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        Ok(pipeline::spot_scores(
-            &self.types,
-            &self.pricing,
-            self.prices.as_deref().map(std::path::Path::new),
-        ))
+        let prices = self.prices.as_deref().map(std::path::Path::new);
+        // the JS scorer (and its threadsafe function) is released when the scoring ends
+        Ok(match self.scorer.take() {
+            None => pipeline::spot_scores(&self.types, &self.pricing, prices),
+            Some(scorer) => pipeline::spot_scores_with(&self.types, &self.pricing, prices, &scorer),
+        })
     }
 
     fn resolve(&mut self, env: &'task Env, output: Self::Output) -> Result<Unknown<'task>> {
+        if let Some(failure) = plugins::take_failure(&self.failure) {
+            return Err(plugins::plugin_error(env, failure));
+        }
         let scores = output.map_err(|e| js_error(env, &e))?;
         env.to_js_value(&scores)
     }
 }
 
 /// Spot risk scores of the instance types matching `types` (`m5.*`; default all), lowest risk
-/// first, as `cloudoptim spot score --format json` prints them. Rejects with a load error's
-/// code when `advisor` or `prices` cannot be read.
+/// first, as `cloudoptim spot score --format json` prints them, on the libuv thread pool. With
+/// `scorer`, a risk scorer written in JavaScript scores every type instead of the built-in one
+/// (it is called on the main thread while the scoring waits).
+///
+/// Rejects with a load error's code when `advisor` or `prices` cannot be read, and with
+/// `CLOUDOPTIM_PLUGIN` when the scorer throws (the thrown value is the error's `cause`) or
+/// returns something that is not a score (`field` names what is wrong). Throws a `TypeError` at
+/// once when `scorer` is not a scorer.
 #[napi(ts_return_type = "Promise<SpotScore[]>")]
 pub fn score_spot_types(
+    env: &Env,
     types: Option<String>,
     options: Option<SpotScoreOptions>,
-) -> AsyncTask<ScoreTask> {
+) -> Result<AsyncTask<ScoreTask>> {
     let o = options.unwrap_or_default();
     let mut pricing =
         PricingOptions::default().with_region(o.region.unwrap_or_else(|| "us-east-1".into()));
     if let Some(a) = o.advisor {
         pricing = pricing.with_spot_advisor(a);
     }
-    AsyncTask::new(ScoreTask {
+    let failure = FailureSlot::default();
+    let scorer = match &o.scorer {
+        Some(s) => Some(JsScorer::new(env, s, failure.clone())?),
+        None => None,
+    };
+    Ok(AsyncTask::new(ScoreTask {
         types: types.unwrap_or_else(|| "*".into()),
         pricing,
         prices: o.prices,
+        scorer,
+        failure,
+    }))
+}
+
+/// Runs a computation over a cluster on the libuv thread pool; its result crosses as plain
+/// JSON data.
+pub struct ClusterJsonTask {
+    input: Input,
+    run: fn(&cloudoptim_core::Cluster, &str) -> serde_json::Result<Value>,
+    arg: String,
+}
+
+impl<'task> napi::ScopedTask<'task> for ClusterJsonTask {
+    type Output = CoreResult<Value>;
+    type JsValue = Unknown<'task>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let run = self.run;
+        let arg = std::mem::take(&mut self.arg);
+        Ok(self.input.with(|cluster| {
+            run(cluster, &arg).map_err(|e| {
+                cloudoptim_core::Error::Load(cloudoptim_core::loader::LoadError::Io {
+                    path: std::path::PathBuf::from("<result>"),
+                    source: std::io::Error::other(e),
+                })
+            })
+        }))
+    }
+
+    fn resolve(&mut self, env: &'task Env, output: Self::Output) -> Result<Unknown<'task>> {
+        let value = output.map_err(|e| js_error(env, &e))?;
+        env.to_js_value(&value)
+    }
+}
+
+/// Spot readiness of every workload of a cluster (or the snapshot at a path, loaded first), not
+/// ready first, with the reason when not ready; on the libuv thread pool. Rejects with a load
+/// error's code.
+#[napi(
+    ts_args_type = "cluster: Cluster | string",
+    ts_return_type = "Promise<SpotReadiness[]>"
+)]
+pub fn spot_readiness(cluster: Either<&Cluster, String>) -> AsyncTask<ClusterJsonTask> {
+    AsyncTask::new(ClusterJsonTask {
+        input: cluster.into(),
+        run: |c, _| serde_json::to_value(cloudoptim_core::spot::readiness(c)),
+        arg: String::new(),
     })
 }
 
-/// Spot readiness of every workload, not ready first, with the reason when not ready.
-#[napi(ts_return_type = "SpotReadiness[]")]
-pub fn spot_readiness(cluster: &Cluster) -> Result<Value> {
-    json(serde_json::to_value(cloudoptim_core::spot::readiness(
-        &cluster.inner,
-    )))
-}
-
 /// The response plan for one SQS message body (an EventBridge event, an SQS record or an SNS
-/// envelope), as `cloudoptim events handle --format json` prints it. Never throws for a
-/// malformed message: it is quarantined with a reason.
-#[napi(ts_return_type = "InterruptionPlan")]
-pub fn plan_interruption(cluster: &Cluster, message: String) -> Result<Value> {
-    json(serde_json::to_value(cloudoptim_core::spot::plan_response(
-        &cluster.inner,
-        &message,
-    )))
+/// envelope) on a cluster (or the snapshot at a path, loaded first), as `cloudoptim events
+/// handle --format json` prints it; on the libuv thread pool. A malformed message is not an
+/// error: it is quarantined with a reason. Rejects with a load error's code.
+#[napi(
+    ts_args_type = "cluster: Cluster | string, message: string",
+    ts_return_type = "Promise<InterruptionPlan>"
+)]
+pub fn plan_interruption(
+    cluster: Either<&Cluster, String>,
+    message: String,
+) -> AsyncTask<ClusterJsonTask> {
+    AsyncTask::new(ClusterJsonTask {
+        input: cluster.into(),
+        run: |c, m| serde_json::to_value(cloudoptim_core::spot::plan_response(c, m)),
+        arg: message,
+    })
 }
 
 /// The library version.
@@ -966,11 +1071,25 @@ impl Change {
 }
 
 /// Options of `patch`.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 #[derive(Default)]
-pub struct PatchOptions {
+pub struct PatchOptions<'a> {
     /// Report the diff without writing anything.
     pub dry_run: Option<bool>,
+    /// Locators written in JavaScript, consulted after the built-in ones: functions, or `{
+    /// name, locate(input) }`. See `CustomLocator`.
+    #[napi(ts_type = "Array<CustomLocator | LocateFunction>")]
+    pub locators: Option<Vec<Object<'a>>>,
+}
+
+/// Options of `locate`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct LocateOptions<'a> {
+    /// Locators written in JavaScript, consulted after the built-in ones: functions, or `{
+    /// name, locate(input) }`. See `CustomLocator`.
+    #[napi(ts_type = "Array<CustomLocator | LocateFunction>")]
+    pub locators: Option<Vec<Object<'a>>>,
 }
 
 /// Locates (and patches) on the libuv thread pool.
@@ -979,6 +1098,35 @@ pub struct PatchTask {
     change: String,
     dry_run: bool,
     locate_only: bool,
+    locators: Vec<JsLocator>,
+    failure: FailureSlot,
+}
+
+impl PatchTask {
+    fn new(
+        env: &Env,
+        repo: String,
+        change: String,
+        dry_run: bool,
+        locate_only: bool,
+        locators: Option<Vec<Object<'_>>>,
+    ) -> Result<PatchTask> {
+        let failure = FailureSlot::default();
+        let locators = locators
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, l)| JsLocator::new(env, i, l, failure.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(PatchTask {
+            repo,
+            change,
+            dry_run,
+            locate_only,
+            locators,
+            failure,
+        })
+    }
 }
 
 impl<'task> napi::ScopedTask<'task> for PatchTask {
@@ -986,15 +1134,24 @@ impl<'task> napi::ScopedTask<'task> for PatchTask {
     type JsValue = Unknown<'task>;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        Ok(pipeline::patch_repo(
+        // the JS locators (and their threadsafe functions) are released when the run ends
+        let extra = std::mem::take(&mut self.locators)
+            .into_iter()
+            .map(|l| Box::new(l) as Box<dyn iac::Locator + Send>)
+            .collect();
+        Ok(pipeline::patch_repo_with(
             std::path::Path::new(&self.repo),
             &self.change,
             self.dry_run,
             self.locate_only,
+            extra,
         ))
     }
 
     fn resolve(&mut self, env: &'task Env, output: Self::Output) -> Result<Unknown<'task>> {
+        if let Some(failure) = plugins::take_failure(&self.failure) {
+            return Err(plugins::plugin_error(env, failure));
+        }
         let report = output.map_err(|e| js_error(env, &e))?;
         env.to_js_value(&report)
     }
@@ -1022,9 +1179,15 @@ fn change_text(env: &Env, change: Either3<&Change, String, Object>) -> Result<St
 /// `dryRun`, nothing is written but the report holds the diff. An ambiguous or unknown target
 /// changes nothing (see `PatchReport.outcome`).
 ///
+/// `locators` are locators written in JavaScript, consulted after the built-in ones like them
+/// (see `CustomLocator`); they are called on the main thread while the engine waits.
+///
 /// Rejects with `CLOUDOPTIM_INVALID_CHANGE` (before reading anything),
 /// `CLOUDOPTIM_NOT_A_DIRECTORY`, `CLOUDOPTIM_VERIFICATION` (the edit did not verify; nothing was
-/// written) or `CLOUDOPTIM_IO`.
+/// written), `CLOUDOPTIM_IO`, or `CLOUDOPTIM_PLUGIN` when a JS locator throws (the thrown value
+/// is the error's `cause`) or returns something that is not findings (`field` names what is
+/// wrong; nothing was written). Throws a `TypeError` at once when an item of `locators` is not
+/// a locator.
 #[napi(
     ts_args_type = "repo: string, change: ChangeInput, options?: PatchOptions | undefined | null",
     ts_return_type = "Promise<PatchReport>"
@@ -1035,31 +1198,35 @@ pub fn patch(
     change: Either3<&Change, String, Object>,
     options: Option<PatchOptions>,
 ) -> Result<AsyncTask<PatchTask>> {
-    Ok(AsyncTask::new(PatchTask {
+    let o = options.unwrap_or_default();
+    let change = change_text(env, change)?;
+    Ok(AsyncTask::new(PatchTask::new(
+        env,
         repo,
-        change: change_text(env, change)?,
-        dry_run: options.unwrap_or_default().dry_run.unwrap_or(false),
-        locate_only: false,
-    }))
+        change,
+        o.dry_run.unwrap_or(false),
+        false,
+        o.locators,
+    )?))
 }
 
 /// Like `patch`, but only reports where the change would go: nothing is written, the report
-/// still holds the diff. Rejects as `patch` does.
+/// still holds the diff. Takes `locators` and rejects as `patch` does.
 #[napi(
-    ts_args_type = "repo: string, change: ChangeInput",
+    ts_args_type = "repo: string, change: ChangeInput, options?: LocateOptions | undefined | null",
     ts_return_type = "Promise<PatchReport>"
 )]
 pub fn locate(
     env: &Env,
     repo: String,
     change: Either3<&Change, String, Object>,
+    options: Option<LocateOptions>,
 ) -> Result<AsyncTask<PatchTask>> {
-    Ok(AsyncTask::new(PatchTask {
-        repo,
-        change: change_text(env, change)?,
-        dry_run: false,
-        locate_only: true,
-    }))
+    let change = change_text(env, change)?;
+    let o = options.unwrap_or_default();
+    Ok(AsyncTask::new(PatchTask::new(
+        env, repo, change, false, true, o.locators,
+    )?))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1107,12 +1274,8 @@ pub struct ProposeOptions<'a> {
     pub min_saving: Option<f64>,
     /// Called with each item as soon as it is decided.
     #[napi(ts_type = "(item: ProposeItem) => void")]
-    pub on_progress: Option<Function<'a, Value, Unknown<'static>>>,
+    pub on_progress: Option<JsCallback<'a>>,
 }
-
-/// Calls the JS progress callback on the main thread; the worker waits until it has run.
-type ProgressFn =
-    ThreadsafeFunction<(Value, mpsc::Sender<()>), Unknown<'static>, (), Status, false, true>;
 
 /// Runs a batch on the libuv thread pool.
 pub struct ProposeTask {
@@ -1121,7 +1284,7 @@ pub struct ProposeTask {
     filters: cloudoptim_core::report::Filters,
     forge: pipeline::ForgeOptions,
     options: cloudoptim_core::gitops::ProposeOptions,
-    progress: Option<ProgressFn>,
+    progress: Option<Progress>,
 }
 
 impl<'task> napi::ScopedTask<'task> for ProposeTask {
@@ -1131,12 +1294,8 @@ impl<'task> napi::ScopedTask<'task> for ProposeTask {
     fn compute(&mut self) -> Result<Self::Output> {
         let progress = self.progress.take();
         let callback = |item: &cloudoptim_core::gitops::ProposeItem| {
-            let (Some(p), Ok(v)) = (&progress, serde_json::to_value(item)) else {
-                return;
-            };
-            let (tx, rx) = mpsc::channel();
-            if p.call((v, tx), ThreadsafeFunctionCallMode::Blocking) == Status::Ok {
-                let _ = rx.recv();
+            if let (Some(p), Ok(v)) = (&progress, serde_json::to_value(item)) {
+                p.emit(v);
             }
         };
         Ok(self.input.with(|cluster| {
@@ -1219,27 +1378,7 @@ pub fn propose(
     if let Some(m) = o.min_saving {
         filters.min_monthly_savings = m;
     }
-    let progress = match o.on_progress {
-        None => None,
-        Some(f) => {
-            let f = f.create_ref()?;
-            let noop = env
-                .get_global()?
-                .get_named_property::<Function<'_, (), Unknown<'static>>>("Function")?
-                .get_named_property::<Function<'_, (), Unknown<'static>>>("prototype")?;
-            Some(
-                noop.build_threadsafe_function::<(Value, mpsc::Sender<()>)>()
-                    .weak::<true>()
-                    .build_callback(move |ctx| {
-                        let (item, done) = ctx.value;
-                        let f = f.borrow_back(&ctx.env)?;
-                        let r = f.call(item);
-                        let _ = done.send(());
-                        r.map(|_| ())
-                    })?,
-            )
-        }
-    };
+    let progress = Progress::new(env, o.on_progress)?;
     Ok(AsyncTask::new(ProposeTask {
         input: cluster.into(),
         repo,

@@ -9,7 +9,7 @@ import * as esm from 'cloudoptim'
 
 const require = createRequire(import.meta.url)
 
-const API = ['Change', 'Cluster', 'Plan', 'Report', 'analyze', 'analyzerNames', 'consolidate', 'cpuMillicores',
+const API = ['Change', 'Cluster', 'Plan', 'Report', 'analyze', 'apply', 'analyzerNames', 'consolidate', 'cpuMillicores',
   'demoCluster', 'instanceType', 'loadCluster', 'locate', 'memoryBytes', 'patch', 'planInterruption', 'planSchema', 'propose', 'reportSchema', 'scoreSpotTypes', 'spotReadiness',
   'version']
 
