@@ -53,6 +53,42 @@ struct Bin<'p> {
     fixed: bool,
 }
 
+/// A fast hasher for the solver's integer keys (the multiply-and-rotate of FxHash): the keys
+/// come from the problem, not from an adversary, so SipHash's protection is not needed.
+#[derive(Debug, Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl FastHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.add(n as u64);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
 /// A pod's node-rule class is not cached (it matches on node names).
 const NO_CLASS: u32 = u32::MAX;
 
@@ -77,7 +113,30 @@ struct State<'p> {
     /// Each pod's requests valued at `w`.
     pval: Vec<f64>,
     /// (pod class, label class) → node rules allow it.
-    ok_cache: RefCell<HashMap<(u32, u32), bool>>,
+    ok_cache: RefCell<FastMap<(u32, u32), bool>>,
+    /// Pods that best fit treats alike (same requests and node rules, no inter-pod rules),
+    /// numbered; `NO_CLASS` for pods that are not.
+    fit_class: Vec<u32>,
+    /// What the last best-fit query left behind, while the state has not changed since
+    /// except by placing that pod where the query said.
+    memo: Option<FitMemo>,
+}
+
+/// Best fit remembers where its last query stopped: every open bin before `cursor` in the
+/// index's order refuses pods of `class`, except `extra` (the bin it chose, or a bin opened
+/// since). When the next query is for a pod of the same class and nothing changed in between
+/// but that bin, only `extra` and the bins from `cursor` on need a look, which is the same
+/// answer as a full scan; runs of identical pods then cost one scan instead of one each.
+#[derive(Debug, Clone, Copy)]
+struct FitMemo {
+    class: u32,
+    /// The pod queried.
+    pod: usize,
+    /// `None`: every bin but `extra` refuses the class.
+    cursor: Option<(i64, usize)>,
+    extra: Option<usize>,
+    /// Whether the pod has since been placed in `extra`.
+    placed: bool,
 }
 
 fn anti_hits(a: &super::PPod, b: &super::PPod, scope: Scope) -> bool {
@@ -125,7 +184,29 @@ impl<'p> State<'p> {
                 let n = classes.len() as u32 + 1;
                 *classes.entry(k).or_insert(n)
             })
+            .collect::<Vec<u32>>();
+        // with inter-pod rules anywhere, a bin's answer depends on more than requests and
+        // node rules: no pod is treated alike then
+        let inter_pod = track_zones || prob.pods.iter().any(|x| !x.anti.is_empty());
+        let mut fit_classes: FastMap<(R, u32), u32> = FastMap::default();
+        let fit_class = prob
+            .pods
+            .iter()
+            .zip(&pclass)
+            .map(|(p, &c)| {
+                if inter_pod || c == NO_CLASS || !p.spread.is_empty() {
+                    return NO_CLASS;
+                }
+                let n = fit_classes.len() as u32;
+                *fit_classes.entry((p.req, c)).or_insert(n)
+            })
             .collect();
+        // a dimension every pod asks for: bins with less free than the smallest request
+        // refuse every pod, and stay out of the index
+        let floor: R = std::array::from_fn(|d| {
+            let min = prob.pods.iter().map(|p| p.req[d]).min().unwrap_or(0);
+            if min > 0 { min } else { i64::MIN }
+        });
         State {
             prob,
             bins: vec![],
@@ -145,6 +226,7 @@ impl<'p> State<'p> {
                     };
                     [1.0 / mean(0).max(1.0), 1.0 / mean(1).max(1.0)]
                 },
+                floor,
                 ..FitIndex::default()
             },
             simple: prob
@@ -163,7 +245,9 @@ impl<'p> State<'p> {
                 .iter()
                 .map(|p| (0..5).map(|d| p.req[d] as f64 * w[d]).sum())
                 .collect(),
-            ok_cache: RefCell::new(HashMap::new()),
+            ok_cache: RefCell::new(FastMap::default()),
+            fit_class,
+            memo: None,
         }
     }
 
@@ -216,10 +300,8 @@ impl<'p> State<'p> {
         for a in self.assign.iter_mut().flatten() {
             *a = map[*a];
         }
-        self.index = FitIndex {
-            scale: self.index.scale,
-            ..FitIndex::default()
-        };
+        self.index.clear();
+        self.memo = None;
         for b in 0..self.bins.len() {
             self.reindex(b);
         }
@@ -278,6 +360,14 @@ impl<'p> State<'p> {
         if !self.bins[b].open {
             self.bins[b].open = true;
             self.reindex(b);
+            // a bin opened after a query that found nothing is the one bin to look at
+            self.memo = match self.memo {
+                Some(m) if m.cursor.is_none() && m.extra.is_none() && !m.placed => Some(FitMemo {
+                    extra: Some(b),
+                    ..m
+                }),
+                _ => None,
+            };
         }
     }
 
@@ -285,6 +375,7 @@ impl<'p> State<'p> {
         if self.bins[b].open {
             self.bins[b].open = false;
             self.index.set(b, None);
+            self.memo = None;
         }
     }
 
@@ -433,6 +524,12 @@ impl<'p> State<'p> {
     }
 
     fn place(&mut self, p: usize, b: usize) {
+        self.memo = match self.memo {
+            Some(m) if m.pod == p && m.extra == Some(b) && !m.placed => {
+                Some(FitMemo { placed: true, ..m })
+            }
+            _ => None,
+        };
         let req = self.prob.pods[p].req;
         let bin = &mut self.bins[b];
         bin.used = add(bin.used, req);
@@ -450,6 +547,7 @@ impl<'p> State<'p> {
 
     fn unplace(&mut self, p: usize) {
         if let Some(b) = self.assign[p].take() {
+            self.memo = None;
             let req = self.prob.pods[p].req;
             let bin = &mut self.bins[b];
             bin.used = sub(bin.used, req);
@@ -471,9 +569,42 @@ impl<'p> State<'p> {
 
     /// Best fit: the open bin with the least room in its bottleneck dimension that can take
     /// the pod (ties: the lowest index).
-    fn best_fit(&self, p: usize) -> Option<usize> {
+    fn best_fit(&mut self, p: usize) -> Option<usize> {
+        let class = self.fit_class[p];
+        let req = self.prob.pods[p].req;
+        let found = match self.memo {
+            Some(m) if class != NO_CLASS && m.class == class => {
+                if let Some(e) = m.extra.filter(|&e| self.can_place(p, e)) {
+                    self.memo = Some(FitMemo {
+                        pod: p,
+                        placed: false,
+                        ..m
+                    });
+                    return Some(e);
+                }
+                match m.cursor {
+                    Some(c) => self.index.query_after(c, |&b| self.can_place(p, b)),
+                    None => None,
+                }
+            }
+            _ => self.index.query(req, |&b| self.can_place(p, b)),
+        };
+        self.memo = (class != NO_CLASS).then_some(FitMemo {
+            class,
+            pod: p,
+            cursor: found,
+            extra: found.map(|(_, b)| b),
+            placed: false,
+        });
+        found.map(|(_, b)| b)
+    }
+
+    /// Best fit by a full scan of the index, for checking the memo against.
+    #[cfg(test)]
+    fn best_fit_scan(&self, p: usize) -> Option<usize> {
         self.index
             .query(self.prob.pods[p].req, |&b| self.can_place(p, b))
+            .map(|(_, b)| b)
     }
 }
 
@@ -485,6 +616,9 @@ impl<'p> State<'p> {
 struct FitIndex {
     /// Units per millicore and per MiB.
     scale: [f64; 2],
+    /// Per dimension, the least that every pod asks for (`i64::MIN` where some pod asks for
+    /// none): a bin with less free than this in some dimension is left out.
+    floor: R,
     set: BTreeSet<(i64, usize)>,
     /// Each bin's key while it is in `set`.
     key: Vec<Option<i64>>,
@@ -504,7 +638,7 @@ impl FitIndex {
         if let Some(k) = self.key[b].take() {
             self.set.remove(&(k, b));
         }
-        if let Some(f) = free {
+        if let Some(f) = free.filter(|f| (0..5).all(|d| f[d] >= self.floor[d])) {
             let k = self.key_of(f);
             self.key[b] = Some(k);
             self.set.insert((k, b));
@@ -513,9 +647,29 @@ impl FitIndex {
 
     /// The tightest bin (then the lowest index) that `accept` takes, among those whose
     /// bottleneck could hold `req`.
-    fn query(&self, req: R, accept: impl FnMut(&usize) -> bool) -> Option<usize> {
+    fn query(&self, req: R, accept: impl FnMut(&usize) -> bool) -> Option<(i64, usize)> {
         let lo = self.key_of(req) - 1;
-        self.set.range((lo, 0)..).map(|&(_, b)| b).find(accept)
+        let mut accept = accept;
+        self.set.range((lo, 0)..).copied().find(|(_, b)| accept(b))
+    }
+
+    /// The first bin after position `from` (exclusive) that `accept` takes.
+    fn query_after(
+        &self,
+        from: (i64, usize),
+        mut accept: impl FnMut(&usize) -> bool,
+    ) -> Option<(i64, usize)> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        self.set
+            .range((Excluded(from), Unbounded))
+            .copied()
+            .find(|(_, b)| accept(b))
+    }
+
+    /// Empties the index, keeping its scale and floor.
+    fn clear(&mut self) {
+        self.set.clear();
+        self.key.clear();
     }
 }
 
@@ -711,15 +865,17 @@ impl Solver for GreedySolver {
         for (i, &f) in fixed.iter().enumerate() {
             st.add_existing(i);
             st.bins[i].fixed = f;
-            st.open_bin(i);
         }
-        // every pod where it runs now
+        // every pod where it runs now; the bins go into the best-fit index once, full
         let mut pending = Vec::new();
         for (pi, p) in prob.pods.iter().enumerate() {
             match p.node {
                 Some(n) => st.place(pi, n),
                 None => pending.push(pi),
             }
+        }
+        for i in 0..prob.nodes.len() {
+            st.open_bin(i);
         }
         let before: f64 = prob.nodes.iter().map(|n| n.price).sum();
         let mut steps = Vec::new();
@@ -882,7 +1038,7 @@ fn make_step(
     action: &str,
     removed: Vec<String>,
     added: Vec<String>,
-    moved: &[(usize, String, String)],
+    moved: Vec<(usize, String, String)>,
     saving: f64,
 ) -> Step {
     let disruption = removed.len() as f64
@@ -895,11 +1051,11 @@ fn make_step(
         removed,
         added,
         moves: moved
-            .iter()
+            .into_iter()
             .map(|(p, from, to)| Move {
-                pod: prob.pods[*p].id.clone(),
-                from: from.clone(),
-                to: to.clone(),
+                pod: prob.pods[p].id.clone(),
+                from,
+                to,
             })
             .collect(),
         hourly_saving: round4(saving),
@@ -977,7 +1133,7 @@ fn remove(st: &mut State<'_>, config: &PackingConfig, steps: &mut Vec<Step>) {
                 "remove",
                 vec![st.bins[c].name.clone()],
                 vec![],
-                &moves,
+                moves,
                 st.bins[c].price,
             );
             steps.push(s);
@@ -986,7 +1142,10 @@ fn remove(st: &mut State<'_>, config: &PackingConfig, steps: &mut Vec<Step>) {
     if !empties.is_empty() {
         let saving: f64 = empties.iter().map(|&b| st.bins[b].price).sum();
         let names = empties.iter().map(|&b| st.bins[b].name.clone()).collect();
-        steps.insert(0, make_step(st.prob, "remove", names, vec![], &[], saving));
+        steps.insert(
+            0,
+            make_step(st.prob, "remove", names, vec![], vec![], saving),
+        );
     }
 }
 
@@ -1216,9 +1375,13 @@ fn partition(reqs: &[R], rooms: &[R], kinds: &[usize], budget: &mut usize) -> Op
                 return false;
             }
             *self.budget -= 1;
-            let free = room.iter().fold([0i64; 5], |a, r| add(a, *r));
-            if (0..5).any(|d| self.rest[k][d] > free[d]) {
-                return false;
+            // the room left always equals the first room less what is placed, so the pods
+            // left fit in total at every node exactly when all of them fit at the root
+            if k == 0 {
+                let free = room.iter().fold([0i64; 5], |a, r| add(a, *r));
+                if (0..5).any(|d| self.rest[0][d] > free[d]) {
+                    return false;
+                }
             }
             let r = self.reqs[self.order[k]];
             for s in 0..room.len() {
@@ -1628,7 +1791,7 @@ struct Relax {
 /// placeable as soon as one kind can hold it.
 fn relax(st: &State<'_>, fixed: &[bool], full: impl FnOnce(usize, usize) -> bool) -> Relax {
     let prob = st.prob;
-    let mut index: HashMap<(R, u32, usize), usize> = HashMap::new();
+    let mut index: FastMap<(R, u32, usize), usize> = FastMap::default();
     let mut reps: Vec<usize> = Vec::new();
     let mut class_pods: Vec<Vec<usize>> = Vec::new();
     let mut order: Vec<usize> = (0..prob.pods.len())
@@ -1919,13 +2082,14 @@ fn replace(
     let movable: Vec<usize> = (0..prob.pods.len())
         .filter(|&p| prob.pods[p].blocker.is_none() && st.assign[p].is_some())
         .collect();
-    for &p in &movable {
-        st.unplace(p);
-    }
+    // (closed first: a closed bin is not re-indexed at every pod taken off it)
     for b in 0..prob.nodes.len() {
         if !st.bins[b].fixed {
             st.close_bin(b);
         }
+    }
+    for &p in &movable {
+        st.unplace(p);
     }
     // pods not running anywhere yet are packed too: the plan must make room for them
     let mut order: Vec<usize> = movable.clone();
@@ -1991,8 +2155,195 @@ fn replace(
             "replace",
             removed,
             added,
-            &moves,
+            moves,
             before - after,
         ));
+    }
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use std::collections::BTreeMap;
+
+    use super::super::model::{Offer, PPod, pod_shell};
+    use super::*;
+
+    /// The reference best fit: every open bin that takes the pod and whose bottleneck is at
+    /// least the pod's, the least bottleneck first, then the lowest index.
+    fn linear(st: &State<'_>, p: usize) -> Option<usize> {
+        let lo = st.index.key_of(st.prob.pods[p].req) - 1;
+        (0..st.bins.len())
+            .filter(|&b| st.bins[b].open && st.can_place(p, b))
+            .map(|b| (st.index.key_of(sub(st.bins[b].cap, st.bins[b].used)), b))
+            .filter(|&(k, _)| k >= lo)
+            .min()
+            .map(|(_, b)| b)
+    }
+
+    fn offer(cpu: i64, mem: i64, pods: i64, memory_group: bool) -> Offer {
+        let mut labels = BTreeMap::new();
+        if memory_group {
+            labels.insert("workload-class".to_string(), "memory".to_string());
+        }
+        Offer {
+            instance_type: format!("t{cpu}-{mem}"),
+            zone: "z".into(),
+            capacity_type: "on-demand".into(),
+            group: None,
+            labels,
+            taints: vec![],
+            cap: [cpu, mem, pods, 0, 0],
+            overhead: [0; 5],
+            price: cpu as f64 / 1000.0,
+        }
+    }
+
+    /// A seeded problem with few pod shapes (runs of identical pods), some pods held to the
+    /// memory group, and offers in both groups.
+    fn problem(seed: u64, with_anti: bool) -> Problem {
+        let mut rng = Rng(seed);
+        let shapes: Vec<R> = (0..6)
+            .map(|_| {
+                let cpu = 50 * (1 + rng.below(40) as i64);
+                let mem = 64 * (1 + rng.below(64) as i64);
+                [cpu, mem, 1, 0, 0]
+            })
+            .collect();
+        let pods: Vec<PPod> = (0..300)
+            .map(|i| {
+                let mut p = pod_shell();
+                p.id = format!("default/p{i}");
+                p.namespace = "default".into();
+                p.req = shapes[rng.below(shapes.len())];
+                if rng.below(10) == 0 {
+                    p.node_selector
+                        .insert("workload-class".into(), "memory".into());
+                }
+                if with_anti && rng.below(20) == 0 {
+                    p.labels.insert("app".into(), "spread".into());
+                    p.anti.push((
+                        Scope::Host,
+                        crate::model::LabelSelector {
+                            match_labels: BTreeMap::from([("app".into(), "spread".into())]),
+                            ..Default::default()
+                        },
+                        vec![],
+                    ));
+                }
+                p
+            })
+            .collect();
+        let offers = vec![
+            offer(2000, 4096, 8, false),
+            offer(4000, 16384, 16, false),
+            offer(8000, 8192, 20, false),
+            offer(4000, 32768, 12, true),
+        ];
+        Problem {
+            nodes: vec![],
+            pods,
+            offers,
+            zones: vec!["z".into()],
+        }
+    }
+
+    /// Best fit with its memo gives the bin that a linear scan of every open bin gives, through
+    /// runs of identical pods, bins opened when nothing fits, pods taken off and bins closed.
+    #[test]
+    fn best_fit_matches_a_linear_scan() {
+        for seed in 0..40u64 {
+            let prob = problem(seed, seed % 4 == 3);
+            let mut st = State::new(&prob, [1e-3, 1e-4, 0.0, 0.0, 0.0]);
+            let mut rng = Rng(seed ^ 0xF17);
+            let mut order: Vec<usize> = (0..prob.pods.len()).collect();
+            // identical pods next to each other, as the construction orders them
+            order.sort_by_key(|&p| (std::cmp::Reverse(prob.pods[p].req[0]), p));
+            let mut seq = 0;
+            let (mut checked, mut remembered) = (0, 0);
+            for &p in &order {
+                remembered += usize::from(st.memo.is_some_and(|m| m.class == st.fit_class[p]));
+                let want = linear(&st, p);
+                assert_eq!(want, st.best_fit_scan(p), "seed {seed}, pod {p}");
+                let got = st.best_fit(p);
+                assert_eq!(got, want, "seed {seed}, pod {p}");
+                checked += 1;
+                match got {
+                    Some(b) => st.place(p, b),
+                    None => {
+                        seq += 1;
+                        let o = if prob.pods[p].node_selector.is_empty() {
+                            rng.below(3)
+                        } else {
+                            3
+                        };
+                        let nb = st.add_offer(o, seq);
+                        // the query again, with the new bin as the only candidate
+                        let again = st.best_fit(p);
+                        assert_eq!(again, linear(&st, p), "seed {seed}, pod {p}");
+                        if let Some(b) = again {
+                            st.place(p, b);
+                        } else {
+                            st.close_bin(nb);
+                        }
+                    }
+                }
+                // now and then, a change the memo must not survive
+                match rng.below(25) {
+                    0 => {
+                        let placed: Vec<usize> = order
+                            .iter()
+                            .copied()
+                            .filter(|&q| st.assign[q].is_some())
+                            .collect();
+                        if !placed.is_empty() {
+                            st.unplace(placed[rng.below(placed.len())]);
+                        }
+                    }
+                    1 => {
+                        let empty: Vec<usize> = (0..st.bins.len())
+                            .filter(|&b| st.bins[b].open && st.bins[b].pods.is_empty())
+                            .collect();
+                        if let Some(&b) = empty.first() {
+                            st.close_bin(b);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            assert_eq!(checked, prob.pods.len());
+            // without inter-pod rules, many queries start from where the last one stopped
+            if seed % 4 != 3 {
+                assert!(
+                    remembered > prob.pods.len() / 3,
+                    "seed {seed}: {remembered}"
+                );
+            } else {
+                assert_eq!(remembered, 0, "seed {seed}");
+            }
+            assert!(st.bins.iter().filter(|b| b.open).count() > 3, "seed {seed}");
+        }
+    }
+
+    /// Bins too full for the smallest pod stay out of the index, and come back when room frees.
+    #[test]
+    fn full_bins_leave_the_index() {
+        let mut prob = problem(7, false);
+        prob.pods.truncate(3);
+        for p in &mut prob.pods {
+            p.req = [100, 100, 1, 0, 0];
+            p.node_selector.clear();
+        }
+        prob.offers = vec![offer(1000, 1000, 2, false)];
+        let mut st = State::new(&prob, [1e-3, 1e-3, 0.0, 0.0, 0.0]);
+        let b = st.add_offer(0, 1);
+        assert_eq!(st.best_fit(0), Some(b));
+        st.place(0, b);
+        st.place(1, b);
+        // no pod slot left: out of the index, and no pod fits
+        assert!(st.index.key[b].is_none());
+        assert_eq!(st.best_fit(2), None);
+        st.unplace(1);
+        assert!(st.index.key[b].is_some());
+        assert_eq!(st.best_fit(2), Some(b));
     }
 }
