@@ -17,19 +17,7 @@ const STEP: i64 = 300;
 const SCRAPE: i64 = 120;
 
 fn ec2(region: &str) -> aws_sdk_ec2::Client {
-    let conf = aws_sdk_ec2::Config::builder()
-        .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-        .region(aws_sdk_ec2::config::Region::new(region.to_string()))
-        .endpoint_url(moto::endpoint())
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-            moto::ACCESS_KEY,
-            moto::SECRET_KEY,
-            None,
-            None,
-            "tests",
-        ))
-        .build();
-    aws_sdk_ec2::Client::from_conf(conf)
+    moto::ec2_client(region)
 }
 
 /// Two days of usage for every container of the fake cluster's pods, ending `end`.

@@ -5,35 +5,16 @@
 
 use std::process::{Command, Output};
 
-use aws_sdk_sqs::config::{Credentials, Region};
 use cloudoptim_core::adapters::aws::aws_sdk_ec2;
 use cloudoptim_tests::fake_kube::{FakeKube, sample_cluster};
 use cloudoptim_tests::moto;
 
 fn ec2(region: &str) -> aws_sdk_ec2::Client {
-    let conf = aws_sdk_ec2::Config::builder()
-        .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-        .region(aws_sdk_ec2::config::Region::new(region.to_string()))
-        .endpoint_url(moto::endpoint())
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-            moto::ACCESS_KEY,
-            moto::SECRET_KEY,
-            None,
-            None,
-            "tests",
-        ))
-        .build();
-    aws_sdk_ec2::Client::from_conf(conf)
+    moto::ec2_client(region)
 }
 
 fn sqs(region: &str) -> aws_sdk_sqs::Client {
-    let conf = aws_sdk_sqs::Config::builder()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        .endpoint_url(moto::endpoint())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .build();
-    aws_sdk_sqs::Client::from_conf(conf)
+    moto::sqs_client(region)
 }
 
 fn cloudoptim(args: &[&str]) -> Output {

@@ -128,17 +128,12 @@ pub fn spot_scores(
     pricing: &PricingOptions,
     prices: Option<&Path>,
 ) -> Result<Vec<crate::spot::SpotScore>> {
-    let history = match prices {
-        Some(path) => loader::load_aws(path)?.spot_prices,
-        None => vec![],
-    };
-    let pricing = pricing_for(&Cluster::default(), pricing)?.with_spot_history(&history);
-    Ok(crate::spot::score_types(
+    spot_scores_with(
         pattern,
-        &pricing,
-        &history,
+        pricing,
+        prices,
         &crate::spot::SeedScorer::default(),
-    ))
+    )
 }
 
 /// [`spot_scores`] with another risk scorer in place of the seed's (a plug-in written in Rust,

@@ -18,23 +18,12 @@ use cloudoptim_core::adapters::aws::{
 use cloudoptim_core::executor::{Action, ExecError, Executor, Status, Step};
 use cloudoptim_tests::moto;
 
-use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ec2::types::{InstanceStateName, ResourceType, Tag, TagSpecification, VolumeType};
 
 const CLUSTER_TAG: &str = "kubernetes.io/cluster/shop-prod";
 
 fn client_at(endpoint: &str, region: &str, recorder: Option<&CallRecorder>) -> Client {
-    let mut b = aws_sdk_ec2::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            moto::ACCESS_KEY,
-            moto::SECRET_KEY,
-            None,
-            None,
-            "tests",
-        ));
+    let mut b = moto::ec2_config(endpoint, region);
     if let Some(r) = recorder {
         b = b.interceptor(r.clone());
     }

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::config::{Credentials, Region};
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
 use cloudoptim_core::adapters::sqs::{Consumer, ConsumerConfig};
 use cloudoptim_core::executor::{
@@ -18,13 +17,7 @@ use cloudoptim_core::spot::pipeline::{MessageOutcome, MessageReport, QuarantineP
 use cloudoptim_tests::moto;
 
 fn client() -> Client {
-    let conf = aws_sdk_sqs::Config::builder()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(Region::new(moto::REGION))
-        .endpoint_url(moto::endpoint())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .build();
-    Client::from_conf(conf)
+    moto::sqs_client(moto::REGION)
 }
 
 /// A queue with a dead-letter queue (`max_receives` before a message moves there).

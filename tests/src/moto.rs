@@ -15,6 +15,9 @@
 //! `moto_server` fails the test with how to install it.
 
 use std::sync::OnceLock;
+
+use cloudoptim_core::adapters::aws::aws_sdk_ec2;
+use cloudoptim_core::adapters::sqs::aws_sdk_sqs;
 use std::time::Duration;
 
 use crate::service::{Service, free_port, http_get, on_path, scratch_dir};
@@ -182,4 +185,34 @@ pub fn unique(prefix: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// An EC2 client configuration for the moto server at `endpoint` in `region`, with moto's
+/// credentials; add interceptors before `build()`.
+pub fn ec2_config(endpoint: &str, region: &str) -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::Config::builder()
+        .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+        .region(aws_sdk_ec2::config::Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            ACCESS_KEY, SECRET_KEY, None, None, "tests",
+        ))
+}
+
+/// An EC2 client of the [`shared`] server in `region`.
+pub fn ec2_client(region: &str) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::from_conf(ec2_config(&endpoint(), region).build())
+}
+
+/// An SQS client of the [`shared`] server in `region`.
+pub fn sqs_client(region: &str) -> aws_sdk_sqs::Client {
+    let conf = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new(region.to_string()))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            ACCESS_KEY, SECRET_KEY, None, None, "tests",
+        ))
+        .build();
+    aws_sdk_sqs::Client::from_conf(conf)
 }

@@ -12,6 +12,8 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+/// The SQS SDK this adapter is built on, for callers that make their own clients.
+pub use aws_sdk_sqs;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::Message;
 
