@@ -597,66 +597,22 @@ fn type_error(env: &Env, message: String) -> Error {
     }
 }
 
-/// A thrown or rejected JS value as text: an `Error`'s stack (which starts with its message),
-/// else the value as a string.
-fn js_reason(value: &Unknown<'_>) -> String {
-    let stack = value
-        .is_error()
-        .ok()
-        .filter(|is| *is)
-        .and_then(|_| value.coerce_to_object().ok())
-        .and_then(|o| {
-            o.get_named_property::<Option<String>>("stack")
-                .ok()
-                .flatten()
-        });
-    match stack {
-        Some(s) => s,
-        None => value
-            .coerce_to_string()
-            .and_then(|s| s.into_utf8())
-            .and_then(|s| s.into_owned())
-            .unwrap_or_else(|_| "a value that cannot be shown".to_string()),
-    }
-}
-
-/// On the main thread: `Promise.resolve(context).then(analyze)`, so whatever `analyze` does
-/// (return a value or a Promise, throw anything) settles one Promise, whose outcome is sent back.
+/// On the main thread: `Promise.resolve(context).then(analyze)`; a throw or rejection comes back
+/// as the `Error`'s stack (which starts with its message).
 fn start_analyze(
     env: &Env,
     analyze: &FunctionRef<Value, Unknown<'static>>,
     context: Value,
     answer: mpsc::Sender<Answer>,
 ) -> Result<()> {
-    let analyze = analyze.borrow_back(env)?;
-    let promise_class = env
-        .get_global()?
-        .get_named_property::<Function<'_, (), Unknown<'static>>>("Promise")?;
-    let resolve = promise_class.get_named_property::<Function<'_, Value, Object>>("resolve")?;
-    let started = resolve.apply(promise_class, context)?;
-    let then = started.get_named_property::<Function<
-        '_,
-        Function<'_, Value, Unknown<'static>>,
-        PromiseRaw<'_, Unknown<'_>>,
-    >>("then")?;
-    let settled = then.apply(started, analyze)?;
-    let rejected = answer.clone();
-    settled
-        .then(move |ctx: CallbackContext<Unknown<'_>>| {
-            let json = ctx.env.from_js_value::<Value, _>(ctx.value).map_err(|e| {
-                format!(
-                    "analyze() returned something that is not JSON data: {}",
-                    e.reason
-                )
-            });
-            let _ = answer.send(json);
-            Ok(())
-        })?
-        .catch(move |ctx: CallbackContext<Unknown<'_>>| {
-            let _ = rejected.send(Err(js_reason(&ctx.value)));
-            Ok(())
-        })?;
-    Ok(())
+    plugins::call_settled(
+        env,
+        analyze,
+        context,
+        answer,
+        |reason| format!("analyze() returned something that is not JSON data: {reason}"),
+        |_, value| plugins::thrown_text(value, "stack"),
+    )
 }
 
 impl JsAnalyzer {

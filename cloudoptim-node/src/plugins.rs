@@ -72,19 +72,20 @@ pub(crate) struct JsFunction {
     start: CallFn,
 }
 
-/// The message of a thrown value: an `Error`'s `message`, else the value as text.
-fn thrown_message(value: &Unknown<'_>) -> String {
-    let message = value
+/// A thrown or rejected JS value as text: the `Error`'s `property` (`message`, or `stack`,
+/// which starts with the message), else the value as a string.
+pub(crate) fn thrown_text(value: &Unknown<'_>, property: &str) -> String {
+    let text = value
         .is_error()
         .ok()
         .filter(|is| *is)
         .and_then(|_| value.coerce_to_object().ok())
         .and_then(|o| {
-            o.get_named_property::<Option<String>>("message")
+            o.get_named_property::<Option<String>>(property)
                 .ok()
                 .flatten()
         });
-    match message {
+    match text {
         Some(m) => m,
         None => value
             .coerce_to_string()
@@ -95,12 +96,16 @@ fn thrown_message(value: &Unknown<'_>) -> String {
 }
 
 /// On the main thread: `Promise.resolve(input).then(f)`, so whatever `f` does (return a value
-/// or a Promise, throw anything) settles one Promise, whose outcome is sent back.
-fn start_call(
+/// or a Promise, throw anything) settles one Promise, whose outcome is sent back: its JSON, or
+/// `not_json(reason)` when the value is not JSON data, or `thrown(env, value)` when it rejected.
+/// JS analyzers and plug-ins both call their functions through this.
+pub(crate) fn call_settled<A: 'static>(
     env: &Env,
     f: &FunctionRef<Value, Unknown<'static>>,
     input: Value,
-    answer: mpsc::Sender<Answer>,
+    answer: mpsc::Sender<std::result::Result<Value, A>>,
+    not_json: fn(String) -> A,
+    thrown: fn(&Env, &Unknown<'_>) -> A,
 ) -> Result<()> {
     let f = f.borrow_back(env)?;
     let promise_class = env
@@ -120,21 +125,37 @@ fn start_call(
             let json = ctx
                 .env
                 .from_js_value::<Value, _>(ctx.value)
-                .map_err(|e| Thrown {
-                    message: format!("returned something that is not JSON data: {}", e.reason),
-                    value: None,
-                });
+                .map_err(|e| not_json(e.reason.clone()));
             let _ = answer.send(json);
             Ok(())
         })?
         .catch(move |ctx: CallbackContext<Unknown<'_>>| {
-            let _ = rejected.send(Err(Thrown {
-                message: thrown_message(&ctx.value),
-                value: JsValueRef::new(&ctx.env, &ctx.value),
-            }));
+            let _ = rejected.send(Err(thrown(&ctx.env, &ctx.value)));
             Ok(())
         })?;
     Ok(())
+}
+
+fn start_call(
+    env: &Env,
+    f: &FunctionRef<Value, Unknown<'static>>,
+    input: Value,
+    answer: mpsc::Sender<Answer>,
+) -> Result<()> {
+    call_settled(
+        env,
+        f,
+        input,
+        answer,
+        |reason| Thrown {
+            message: format!("returned something that is not JSON data: {reason}"),
+            value: None,
+        },
+        |env, value| Thrown {
+            message: thrown_text(value, "message"),
+            value: JsValueRef::new(env, value),
+        },
+    )
 }
 
 impl JsFunction {
