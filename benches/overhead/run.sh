@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Bindings overhead: the same 5,000-node analysis (load a kubectl dump with a day of Prometheus
 # usage, analyse, read the recommendations) through Rust, Python and Node, side by side in one
-# run, all three built with the release profile. Prints a table; see docs/benchmarks.md.
+# run, all three built with the release profile. Each round times the same phases in every
+# language: load, analyse and read the results, free the round's objects. Prints a table; see
+# docs/benchmarks.md.
 #   ROUNDS   rounds per process (the first is a warm-up and is not counted), default 4
 #   REPEATS  times the three processes are run in turn, default 3
 #   NODES    cluster size, default 5000 (8 pods per node)
@@ -34,6 +36,8 @@ du -sh "$work/data" >&2
 for ((i = 0; i < repeats; i++)); do
   "$CARGO_TARGET_DIR/release/analyze-overhead" "$work/data" "$rounds"
   "$venv/bin/python" benches/overhead/bench.py "$work/data" "$rounds"
-  node "$work/node/bench.mjs" "$work/data" "$rounds"
+  node --expose-gc "$work/node/bench.mjs" "$work/data" "$rounds"
 done > "$work/rounds.jsonl"
+cp "$work/rounds.jsonl" "$CARGO_TARGET_DIR/overhead-rounds.jsonl"
+echo "rounds kept in $CARGO_TARGET_DIR/overhead-rounds.jsonl" >&2
 python3 benches/overhead/summarize.py "$work/rounds.jsonl"
