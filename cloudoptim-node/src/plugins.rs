@@ -56,8 +56,8 @@ impl JsValueRef {
 
 /// Why a JS function gave no answer.
 pub(crate) struct Thrown {
-    /// The error's message (or the value as text).
-    message: String,
+    /// The error's message or stack (see `JsFunction::new`), or the value as text.
+    pub(crate) message: String,
     /// The thrown (or rejected) value itself.
     value: Option<JsValueRef>,
 }
@@ -141,6 +141,7 @@ fn start_call(
     f: &FunctionRef<Value, Unknown<'static>>,
     input: Value,
     answer: mpsc::Sender<Answer>,
+    describe: &'static str,
 ) -> Result<()> {
     call_settled(
         env,
@@ -151,17 +152,29 @@ fn start_call(
             message: format!("returned something that is not JSON data: {reason}"),
             value: None,
         },
-        |env, value| Thrown {
-            message: thrown_text(value, "message"),
-            value: JsValueRef::new(env, value),
+        if describe == "stack" {
+            |env, value| Thrown {
+                message: thrown_text(value, "stack"),
+                value: JsValueRef::new(env, value),
+            }
+        } else {
+            |env, value| Thrown {
+                message: thrown_text(value, "message"),
+                value: JsValueRef::new(env, value),
+            }
         },
     )
 }
 
 impl JsFunction {
     /// Wraps `f` (already bound to its `this`). Weak: a pending call keeps the event loop alive,
-    /// the function alone does not.
-    fn new(env: &Env, f: Function<'_, Value, Unknown<'static>>) -> Result<JsFunction> {
+    /// the function alone does not. A thrown `Error` is described by its `describe` property
+    /// (`message`, or `stack`, which starts with the message).
+    pub(crate) fn new(
+        env: &Env,
+        f: Function<'_, Value, Unknown<'static>>,
+        describe: &'static str,
+    ) -> Result<JsFunction> {
         let f = f.create_ref()?;
         let noop = env
             .get_global()?
@@ -172,7 +185,7 @@ impl JsFunction {
             .weak::<true>()
             .build_callback(move |ctx| {
                 let (input, answer) = ctx.value;
-                if let Err(e) = start_call(&ctx.env, &f, input, answer.clone()) {
+                if let Err(e) = start_call(&ctx.env, &f, input, answer.clone(), describe) {
                     let _ = answer.send(Err(Thrown {
                         message: format!("cannot be called: {}", e.reason),
                         value: None,
@@ -184,7 +197,7 @@ impl JsFunction {
     }
 
     /// Calls the function on the main thread and waits for its answer.
-    fn call(&self, input: Value) -> Answer {
+    pub(crate) fn call(&self, input: Value) -> Answer {
         let (tx, rx) = mpsc::channel();
         let status = self
             .start
@@ -298,7 +311,7 @@ fn read_plugin<'e>(
             .flatten()
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| at.to_string());
-        return Ok((name, JsFunction::new(env, f)?));
+        return Ok((name, JsFunction::new(env, f, "message")?));
     }
     let name = match value.get_named_property::<Option<String>>("name") {
         Ok(Some(n)) if !n.is_empty() => n,
@@ -312,7 +325,7 @@ fn read_plugin<'e>(
     let f = value
         .get_named_property::<Function<'_, Value, Unknown<'static>>>(method)
         .map_err(|_| type_error(env, format!("{at} ({name}) needs a method `{method}`")))?;
-    Ok((name, JsFunction::new(env, f.bind(value)?)?))
+    Ok((name, JsFunction::new(env, f.bind(value)?, "message")?))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -73,6 +73,18 @@ describe('demo cluster analysis', () => {
     assert.ok(!('namespace' in r.target) || typeof r.target.namespace === 'string')
   })
 
+  it('getters deep-equal the JSON text and give fresh objects on each access', () => {
+    const text = JSON.parse(report.toJsonString())
+    for (const key of ['recommendations', 'costs', 'totals', 'cluster']) {
+      assert.deepStrictEqual(report[key], text[key], key)
+    }
+    const first = report.recommendations
+    first[0].title = 'changed'
+    first.pop()
+    assert.equal(report.recommendations.length, text.recommendations.length)
+    assert.equal(report.recommendations[0].title, text.recommendations[0].title)
+  })
+
   it('toJSON() deep-equals the CLI `cloudoptim demo --format json`', () => {
     const stdout = runCli('demo', '--format', 'json')
     assert.deepStrictEqual(report.toJSON(), JSON.parse(stdout))

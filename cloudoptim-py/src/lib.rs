@@ -512,11 +512,12 @@ impl Report {
     /// The recommendations, largest saving first.
     #[getter]
     fn recommendations(&self) -> Vec<Recommendation> {
-        self.inner
-            .recommendations
-            .iter()
-            .map(|r| Recommendation {
-                inner: Arc::new(r.clone()),
+        (0..self.inner.recommendations.len())
+            .map(|index| Recommendation {
+                inner: RecommendationRef::InReport {
+                    report: Arc::clone(&self.inner),
+                    index,
+                },
             })
             .collect()
     }
@@ -573,7 +574,35 @@ impl Report {
 #[pyclass(frozen, eq, module = "cloudoptim", name = "Recommendation")]
 #[derive(PartialEq)]
 struct Recommendation {
-    inner: Arc<cloudoptim_core::Recommendation>,
+    inner: RecommendationRef,
+}
+
+/// A recommendation inside the report it came from (so reading `report.recommendations` copies
+/// nothing), or one of its own (unpickled).
+enum RecommendationRef {
+    InReport {
+        report: Arc<cloudoptim_core::Report>,
+        index: usize,
+    },
+    Owned(Arc<cloudoptim_core::Recommendation>),
+}
+
+impl std::ops::Deref for RecommendationRef {
+    type Target = cloudoptim_core::Recommendation;
+
+    fn deref(&self) -> &cloudoptim_core::Recommendation {
+        match self {
+            // the index was taken from this report's recommendations, which never change
+            RecommendationRef::InReport { report, index } => &report.recommendations[*index],
+            RecommendationRef::Owned(r) => r,
+        }
+    }
+}
+
+impl PartialEq for RecommendationRef {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
 }
 
 #[pymethods]
@@ -869,7 +898,9 @@ fn _from_json<'py>(py: Python<'py>, kind: &str, text: &str) -> PyResult<Bound<'p
         "Recommendation" => Ok(Bound::new(
             py,
             Recommendation {
-                inner: Arc::new(serde_json::from_str(text).map_err(invalid)?),
+                inner: RecommendationRef::Owned(Arc::new(
+                    serde_json::from_str(text).map_err(invalid)?,
+                )),
             },
         )?
         .into_any()),

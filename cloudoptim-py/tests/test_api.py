@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.metadata
 import json
 import pickle
@@ -290,6 +291,17 @@ def test_classes_are_unhashable(demo: Cluster, demo_report: Report) -> None:
     for obj in (demo, demo_report, demo_report.recommendations[0]):
         with pytest.raises(TypeError):
             hash(obj)
+
+
+def test_recommendations_outlive_their_report(demo: Cluster) -> None:
+    report = cloudoptim.analyze(demo)
+    expected = [r.to_dict() for r in report.recommendations]
+    recs = report.recommendations
+    assert recs == report.recommendations
+    del report
+    gc.collect()
+    assert [r.to_dict() for r in recs] == expected
+    assert recs[0].title == expected[0]["title"]
 
 
 def test_pickle_round_trip(demo: Cluster, demo_report: Report) -> None:

@@ -4,6 +4,8 @@
 //! line per round: `{"lang":"rust","round":i,"load_s":…,"analyze_s":…,"free_s":…,
 //! "recommendations":n,"monthly_savings":x}`. `free_s` is the time to drop the round's cluster
 //! and report, which Python and Node pay too (when the objects are released or collected).
+//! With `LOAD_ON_THREAD` set, each load runs on a thread of its own, as Node's does on a libuv
+//! worker (to tell a cost of loading off the main thread from a cost of the bindings).
 //!
 //! ```text
 //! analyze-overhead DIR [ROUNDS]
@@ -29,8 +31,15 @@ fn main() -> ExitCode {
     let usage = vec![path("usage-cpu.json"), path("usage-memory.json")];
     for round in 0..rounds {
         let t0 = Instant::now();
+        let cluster_path = path("cluster.json");
+        let load = || pipeline::load_snapshot_from_strings(&cluster_path, &[], &usage, None);
+        let res = if std::env::var_os("LOAD_ON_THREAD").is_some() {
+            std::thread::scope(|s| s.spawn(load).join().expect("load thread"))
+        } else {
+            load()
+        };
         let loaded =
-            match pipeline::load_snapshot_from_strings(&path("cluster.json"), &[], &usage, None) {
+            match res {
                 Ok(l) => l,
                 Err(e) => {
                     eprintln!("analyze-overhead: {e}");
