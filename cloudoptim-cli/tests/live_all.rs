@@ -3,22 +3,15 @@
 //! same state: `kubectl get -o json`, `query_range` JSON, the AWS CLI's JSON (botocore).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fmt::Write as _;
 use std::process::Command;
-use std::time::Duration;
 
 use cloudoptim_core::adapters::aws::aws_sdk_ec2;
 use cloudoptim_tests::fake_kube::{FakeKube, sample_cluster};
 use cloudoptim_tests::moto;
-use cloudoptim_tests::prometheus::Prometheus;
-use cloudoptim_tests::service::http_get;
+use cloudoptim_tests::prometheus::{Prometheus, write_container_usage};
 
 const STEP: i64 = 300;
 const SCRAPE: i64 = 120;
-
-fn ec2(region: &str) -> aws_sdk_ec2::Client {
-    moto::ec2_client(region)
-}
 
 /// Two days of usage for every container of the fake cluster's pods, ending `end`.
 fn openmetrics(objects: &[serde_json::Value], end: i64) -> String {
@@ -38,105 +31,14 @@ fn openmetrics(objects: &[serde_json::Value], end: i64) -> String {
             );
             let cores = |t: i64| 0.02 * i * (1.2 + ((t as f64) / 5400.0 + i).sin());
             let mem = |t: i64| {
-                (40.0 + 15.0 * i) * 1_048_576.0 * (1.1 + ((t as f64) / 7200.0).cos() / 10.0)
+                ((40.0 + 15.0 * i) * 1_048_576.0 * (1.1 + ((t as f64) / 7200.0).cos() / 10.0))
+                    .round()
             };
-            let mut total = 0.0;
-            let mut t = first;
-            while t <= end {
-                total += cores(t) * SCRAPE as f64;
-                writeln!(
-                    om,
-                    "container_cpu_usage_seconds_total{{{labels}}} {total} {t}"
-                )
-                .unwrap();
-                t += SCRAPE;
-            }
-            let mut t = first;
-            while t <= end {
-                writeln!(
-                    om,
-                    "container_memory_working_set_bytes{{{labels}}} {} {t}",
-                    mem(t).round()
-                )
-                .unwrap();
-                t += SCRAPE;
-            }
+            write_container_usage(&mut om, &labels, (first, end, SCRAPE), cores, mem);
         }
     }
     om.push_str("# EOF\n");
     om
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// What a user would save with curl: one query_range per metric over the whole range.
-fn prometheus_dump(prom: &Prometheus, start: i64, end: i64, dir: &std::path::Path) {
-    for (file, q) in [
-        (
-            "cpu.json",
-            "sum by (namespace,pod,container) (rate(container_cpu_usage_seconds_total{container!=\"\",container!=\"POD\"}[5m]))",
-        ),
-        (
-            "memory.json",
-            "max by (namespace,pod,container) (container_memory_working_set_bytes{container!=\"\",container!=\"POD\"})",
-        ),
-    ] {
-        let path = format!(
-            "/api/v1/query_range?query={}&start={start}&end={end}&step={STEP}",
-            encode(q)
-        );
-        let host = prom.url().trim_start_matches("http://");
-        let (status, body) = http_get(host, &path, Duration::from_secs(60)).expect("dump query");
-        assert_eq!(status, 200, "{body}");
-        std::fs::write(dir.join(file), body).unwrap();
-    }
-}
-
-/// The AWS CLI's JSON of the region, written by botocore (what the CLI runs on).
-fn aws_dump(region: &str, dir: &std::path::Path) {
-    let script = r#"
-import json, sys, datetime, boto3
-endpoint, region, out = sys.argv[1:4]
-c = boto3.client("ec2", endpoint_url=endpoint, region_name=region,
-                 aws_access_key_id="testing", aws_secret_access_key="testing")
-def iso(o):
-    if isinstance(o, datetime.datetime):
-        return o.isoformat()
-    raise TypeError(o)
-def dump(name, pages, key):
-    items = [x for p in pages for x in p[key]]
-    json.dump({key: items}, open(f"{out}/{name}.json", "w"), default=iso, indent=1)
-    return items
-res = dump("instances", c.get_paginator("describe_instances").paginate(), "Reservations")
-dump("volumes", c.get_paginator("describe_volumes").paginate(), "Volumes")
-types = sorted({i["InstanceType"] for r in res for i in r["Instances"]})
-now = datetime.datetime.now(datetime.timezone.utc)
-dump("spot-prices", c.get_paginator("describe_spot_price_history").paginate(
-    InstanceTypes=types, ProductDescriptions=["Linux/UNIX"],
-    StartTime=now - datetime.timedelta(days=7), EndTime=now), "SpotPriceHistory")
-"#;
-    let out = Command::new(moto::python_with_boto3())
-        .arg("-c")
-        .arg(script)
-        .arg(moto::endpoint())
-        .arg(region)
-        .arg(dir)
-        .output()
-        .expect("run Python");
-    assert!(
-        out.status.success(),
-        "botocore dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn analyze(args: &[&str]) -> (serde_json::Value, String) {
@@ -157,7 +59,7 @@ fn analyze(args: &[&str]) -> (serde_json::Value, String) {
 async fn three_live_sources_give_the_same_recommendations_as_their_dumps() {
     // EC2: a node-less instance of the cluster and an unattached volume, in a region of its own
     let region = "ca-central-1";
-    let c = ec2(region);
+    let c = moto::ec2_client(region);
     let ami = c
         .describe_images()
         .send()
@@ -223,8 +125,8 @@ async fn three_live_sources_give_the_same_recommendations_as_their_dumps() {
     let aws = dir.path().join("aws");
     std::fs::create_dir_all(&usage).unwrap();
     std::fs::create_dir_all(&aws).unwrap();
-    prometheus_dump(&prom, end - 3 * 86_400, end + 3600, &usage);
-    aws_dump(region, &aws);
+    prom.dump_usage((end - 3 * 86_400, end + 3600, STEP), &usage);
+    moto::write_cli_json(&moto::endpoint(), region, &aws, true);
     // every live source was read
     assert!(
         progress.contains("aws: ")

@@ -9,14 +9,6 @@ use cloudoptim_core::adapters::aws::aws_sdk_ec2;
 use cloudoptim_tests::fake_kube::{FakeKube, sample_cluster};
 use cloudoptim_tests::moto;
 
-fn ec2(region: &str) -> aws_sdk_ec2::Client {
-    moto::ec2_client(region)
-}
-
-fn sqs(region: &str) -> aws_sdk_sqs::Client {
-    moto::sqs_client(region)
-}
-
 fn cloudoptim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cloudoptim"))
         .args(args)
@@ -101,10 +93,10 @@ async fn tagged(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_yes_cordons_drains_and_launches_the_replacement_from_the_launch_template() {
     let region = "ap-southeast-2";
-    let c = ec2(region);
+    let c = moto::ec2_client(region);
     let name = moto::unique("lt-watch");
     let (ami, lt_id, subnet) = template(&c, &name).await;
-    let q = sqs(region);
+    let q = moto::sqs_client(region);
     let queue = q
         .create_queue()
         .queue_name(moto::unique("watch-exec"))
@@ -245,7 +237,7 @@ async fn watch_yes_cordons_drains_and_launches_the_replacement_from_the_launch_t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_chains_ec2_after_kubernetes_and_its_dry_run_changes_nothing() {
     let region = "eu-north-1";
-    let c = ec2(region);
+    let c = moto::ec2_client(region);
     let name = moto::unique("lt-apply");
     let (ami, lt_id, _) = template(&c, &name).await;
     let ghost = c

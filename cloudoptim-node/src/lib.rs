@@ -654,7 +654,6 @@ impl JsAnalyzer {
             analyze,
         })
     }
-
 }
 
 impl Analyzer for JsAnalyzer {

@@ -116,38 +116,6 @@ fn step(action: Action) -> Step {
     Step::new(action, "test", Some("rec-1".into()))
 }
 
-/// The AWS CLI's JSON of the region's state, written by botocore (what the CLI runs on).
-fn cli_dump(region: &str, dir: &std::path::Path) {
-    let script = r#"
-import json, sys, datetime, boto3
-endpoint, region, out = sys.argv[1:4]
-c = boto3.client("ec2", endpoint_url=endpoint, region_name=region,
-                 aws_access_key_id="testing", aws_secret_access_key="testing")
-def iso(o):
-    if isinstance(o, datetime.datetime):
-        return o.isoformat()
-    raise TypeError(o)
-def dump(name, pages, key):
-    items = [x for p in pages for x in p[key]]
-    json.dump({key: items}, open(f"{out}/{name}.json", "w"), default=iso, indent=1)
-dump("instances", c.get_paginator("describe_instances").paginate(), "Reservations")
-dump("volumes", c.get_paginator("describe_volumes").paginate(), "Volumes")
-"#;
-    let out = std::process::Command::new(moto::python_with_boto3())
-        .arg("-c")
-        .arg(script)
-        .arg(moto::shared().endpoint())
-        .arg(region)
-        .arg(dir)
-        .output()
-        .expect("run Python");
-    assert!(
-        out.status.success(),
-        "botocore dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn inventory_from_moto_equals_load_aws_of_the_cli_json() {
     let region = "eu-west-1";
@@ -181,7 +149,7 @@ fn inventory_from_moto_equals_load_aws_of_the_cli_json() {
         (inv, (a, b, v1, v2))
     });
     let dir = tempfile::tempdir().unwrap();
-    cli_dump(region, dir.path());
+    moto::write_cli_json(moto::shared().endpoint(), region, dir.path(), false);
     let offline = cloudoptim_core::loader::load_aws(dir.path()).unwrap();
 
     let mut li = live.instances.clone();

@@ -2,7 +2,6 @@
 //! of the demo cluster's usage: the same usage history and the same rightsizing as from a
 //! `query_range` JSON dump of the same server; slow and failing servers reported clearly.
 
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -10,8 +9,7 @@ use cloudoptim_core::adapters::prometheus::{self, Progress, PromConfig, PromErro
 use cloudoptim_core::adapters::retry::RetryPolicy;
 use cloudoptim_core::model::UsageHistory;
 use cloudoptim_core::{RecommendationKind, demo};
-use cloudoptim_tests::prometheus::Prometheus;
-use cloudoptim_tests::service::http_get;
+use cloudoptim_tests::prometheus::{Prometheus, write_container_usage};
 
 const STEP: i64 = 300;
 const SCRAPE: i64 = 120;
@@ -76,27 +74,7 @@ fn fixture() -> &'static Fixture {
                     .map(|s| s.1)
                     .unwrap_or(0.0)
             };
-            let mut total = 0.0;
-            let mut t = first;
-            while t <= end {
-                total += cores(t) * SCRAPE as f64;
-                writeln!(
-                    om,
-                    "container_cpu_usage_seconds_total{{{labels}}} {total} {t}"
-                )
-                .unwrap();
-                t += SCRAPE;
-            }
-            let mut t = first;
-            while t <= end {
-                writeln!(
-                    om,
-                    "container_memory_working_set_bytes{{{labels}}} {} {t}",
-                    mem(t)
-                )
-                .unwrap();
-                t += SCRAPE;
-            }
+            write_container_usage(&mut om, &labels, (first, end, SCRAPE), cores, mem);
         }
         om.push_str("# EOF\n");
         let mut namespaces: Vec<String> = picked.iter().map(|k| k.namespace.clone()).collect();
@@ -110,17 +88,6 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -130,27 +97,8 @@ fn rt() -> tokio::runtime::Runtime {
 
 /// What a user would save with curl: one query_range per metric over the whole week.
 fn dump(f: &Fixture, dir: &std::path::Path) {
-    let start = f.end - 7 * 86_400 + STEP;
-    for (file, q) in [
-        (
-            "cpu.json",
-            "sum by (namespace,pod,container) (rate(container_cpu_usage_seconds_total{container!=\"\",container!=\"POD\"}[5m]))",
-        ),
-        (
-            "memory.json",
-            "max by (namespace,pod,container) (container_memory_working_set_bytes{container!=\"\",container!=\"POD\"})",
-        ),
-    ] {
-        let path = format!(
-            "/api/v1/query_range?query={}&start={start}&end={}&step={STEP}",
-            encode(q),
-            f.end
-        );
-        let host = f.prom.url().trim_start_matches("http://");
-        let (status, body) = http_get(host, &path, Duration::from_secs(60)).expect("dump query");
-        assert_eq!(status, 200, "{body}");
-        std::fs::write(dir.join(file), body).unwrap();
-    }
+    f.prom
+        .dump_usage((f.end - 7 * 86_400 + STEP, f.end, STEP), dir);
 }
 
 #[test]

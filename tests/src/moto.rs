@@ -139,6 +139,50 @@ pub fn python_with_boto3() -> String {
     )
 }
 
+/// Writes the AWS CLI's JSON of the EC2 state of `region` on the moto server at `endpoint`,
+/// with botocore (the library the CLI is built on): `instances.json` (`describe-instances`)
+/// and `volumes.json` (`describe-volumes`) in `dir`, and with `spot_prices` also
+/// `spot-prices.json` (`describe-spot-price-history` of the last week, Linux, for the instance
+/// types running). Panics when the script fails.
+pub fn write_cli_json(endpoint: &str, region: &str, dir: &std::path::Path, spot_prices: bool) {
+    let script = r#"
+import json, sys, datetime, boto3
+endpoint, region, out, spot = sys.argv[1:5]
+c = boto3.client("ec2", endpoint_url=endpoint, region_name=region,
+                 aws_access_key_id="testing", aws_secret_access_key="testing")
+def iso(o):
+    if isinstance(o, datetime.datetime):
+        return o.isoformat()
+    raise TypeError(o)
+def dump(name, pages, key):
+    items = [x for p in pages for x in p[key]]
+    json.dump({key: items}, open(f"{out}/{name}.json", "w"), default=iso, indent=1)
+    return items
+res = dump("instances", c.get_paginator("describe_instances").paginate(), "Reservations")
+dump("volumes", c.get_paginator("describe_volumes").paginate(), "Volumes")
+if spot == "1":
+    types = sorted({i["InstanceType"] for r in res for i in r["Instances"]})
+    now = datetime.datetime.now(datetime.timezone.utc)
+    dump("spot-prices", c.get_paginator("describe_spot_price_history").paginate(
+        InstanceTypes=types, ProductDescriptions=["Linux/UNIX"],
+        StartTime=now - datetime.timedelta(days=7), EndTime=now), "SpotPriceHistory")
+"#;
+    let out = std::process::Command::new(python_with_boto3())
+        .arg("-c")
+        .arg(script)
+        .arg(endpoint)
+        .arg(region)
+        .arg(dir)
+        .arg(if spot_prices { "1" } else { "0" })
+        .output()
+        .expect("run Python");
+    assert!(
+        out.status.success(),
+        "botocore dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The moto server shared by every test of this binary: `$MOTO_ENDPOINT`, else one started on
 /// first use.
 pub fn shared() -> &'static Moto {

@@ -38,14 +38,13 @@ fn main() -> ExitCode {
         } else {
             load()
         };
-        let loaded =
-            match res {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("analyze-overhead: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
+        let loaded = match res {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("analyze-overhead: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let load_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let report = match pipeline::analyze_with_extra(
