@@ -43,7 +43,7 @@ use progress::{JsCallback, Progress};
 type CoreResult<T> = std::result::Result<T, cloudoptim_core::Error>;
 
 /// Converts a serialisation result (never an error for the core's types) into a napi result.
-fn json(v: serde_json::Result<Value>) -> Result<Value> {
+fn json<T>(v: serde_json::Result<T>) -> Result<T> {
     v.map_err(|e| {
         Error::new(
             Status::GenericFailure,
@@ -57,12 +57,7 @@ fn json(v: serde_json::Result<Value>) -> Result<Value> {
 /// of a 5,000-node cluster are 10 MB of JSON) is much faster than setting every property
 /// through N-API. The result deep-equals `JSON.parse` of the Rust JSON.
 fn to_js<'e, T: serde::Serialize + ?Sized>(env: &'e Env, value: &T) -> Result<Unknown<'e>> {
-    let text = serde_json::to_string(value).map_err(|e| {
-        Error::new(
-            Status::GenericFailure,
-            format!("cannot convert to JSON: {e}"),
-        )
-    })?;
+    let text = json(serde_json::to_string(value))?;
     let json: Object<'e> = env.get_global()?.get_named_property("JSON")?;
     let parse: Function<'e, String, Unknown<'e>> = json.get_named_property("parse")?;
     parse.apply(json, text)

@@ -56,7 +56,7 @@ impl JsValueRef {
 
 /// Why a JS function gave no answer.
 pub(crate) struct Thrown {
-    /// The error's message or stack (see `JsFunction::new`), or the value as text.
+    /// The error's message or stack (the `property` of `JsFunction::new`), or the value as text.
     pub(crate) message: String,
     /// The thrown (or rejected) value itself.
     value: Option<JsValueRef>,
@@ -74,7 +74,7 @@ pub(crate) struct JsFunction {
 
 /// A thrown or rejected JS value as text: the `Error`'s `property` (`message`, or `stack`,
 /// which starts with the message), else the value as a string.
-pub(crate) fn thrown_text(value: &Unknown<'_>, property: &str) -> String {
+fn thrown_text(value: &Unknown<'_>, property: &str) -> String {
     let text = value
         .is_error()
         .ok()
@@ -97,15 +97,13 @@ pub(crate) fn thrown_text(value: &Unknown<'_>, property: &str) -> String {
 
 /// On the main thread: `Promise.resolve(input).then(f)`, so whatever `f` does (return a value
 /// or a Promise, throw anything) settles one Promise, whose outcome is sent back: its JSON, or
-/// `not_json(reason)` when the value is not JSON data, or `thrown(env, value)` when it rejected.
-/// JS analyzers and plug-ins both call their functions through this.
-pub(crate) fn call_settled<A: 'static>(
+/// why there is none (not JSON data, or the rejected value described by its `property`).
+fn start_call(
     env: &Env,
     f: &FunctionRef<Value, Unknown<'static>>,
     input: Value,
-    answer: mpsc::Sender<std::result::Result<Value, A>>,
-    not_json: fn(String) -> A,
-    thrown: fn(&Env, &Unknown<'_>) -> A,
+    answer: mpsc::Sender<Answer>,
+    property: &'static str,
 ) -> Result<()> {
     let f = f.borrow_back(env)?;
     let promise_class = env
@@ -125,55 +123,31 @@ pub(crate) fn call_settled<A: 'static>(
             let json = ctx
                 .env
                 .from_js_value::<Value, _>(ctx.value)
-                .map_err(|e| not_json(e.reason.clone()));
+                .map_err(|e| Thrown {
+                    message: format!("returned something that is not JSON data: {}", e.reason),
+                    value: None,
+                });
             let _ = answer.send(json);
             Ok(())
         })?
         .catch(move |ctx: CallbackContext<Unknown<'_>>| {
-            let _ = rejected.send(Err(thrown(&ctx.env, &ctx.value)));
+            let _ = rejected.send(Err(Thrown {
+                message: thrown_text(&ctx.value, property),
+                value: JsValueRef::new(&ctx.env, &ctx.value),
+            }));
             Ok(())
         })?;
     Ok(())
 }
 
-fn start_call(
-    env: &Env,
-    f: &FunctionRef<Value, Unknown<'static>>,
-    input: Value,
-    answer: mpsc::Sender<Answer>,
-    describe: &'static str,
-) -> Result<()> {
-    call_settled(
-        env,
-        f,
-        input,
-        answer,
-        |reason| Thrown {
-            message: format!("returned something that is not JSON data: {reason}"),
-            value: None,
-        },
-        if describe == "stack" {
-            |env, value| Thrown {
-                message: thrown_text(value, "stack"),
-                value: JsValueRef::new(env, value),
-            }
-        } else {
-            |env, value| Thrown {
-                message: thrown_text(value, "message"),
-                value: JsValueRef::new(env, value),
-            }
-        },
-    )
-}
-
 impl JsFunction {
     /// Wraps `f` (already bound to its `this`). Weak: a pending call keeps the event loop alive,
-    /// the function alone does not. A thrown `Error` is described by its `describe` property
+    /// the function alone does not. A thrown `Error` is described by its `property`
     /// (`message`, or `stack`, which starts with the message).
     pub(crate) fn new(
         env: &Env,
         f: Function<'_, Value, Unknown<'static>>,
-        describe: &'static str,
+        property: &'static str,
     ) -> Result<JsFunction> {
         let f = f.create_ref()?;
         let noop = env
@@ -185,7 +159,7 @@ impl JsFunction {
             .weak::<true>()
             .build_callback(move |ctx| {
                 let (input, answer) = ctx.value;
-                if let Err(e) = start_call(&ctx.env, &f, input, answer.clone(), describe) {
+                if let Err(e) = start_call(&ctx.env, &f, input, answer.clone(), property) {
                     let _ = answer.send(Err(Thrown {
                         message: format!("cannot be called: {}", e.reason),
                         value: None,
