@@ -12,6 +12,7 @@
 //!   then local search; when pods fall into few classes, a second plan from the configuration
 //!   LP's patterns, whose column generation also tightens the lower bound).
 
+mod anneal;
 mod colgen;
 mod model;
 mod solve;

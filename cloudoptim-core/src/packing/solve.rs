@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use microlp::{ComparisonOp, OptimizationDirection, Problem as Lp};
 
+use super::anneal::{self, Rng};
 use super::colgen;
 use super::model::Scope;
 use super::model::{R, add, fits, node_ok, sub};
@@ -788,6 +789,16 @@ const RR_WORK: usize = 500_000;
 const RR_MAX_ITERATIONS: usize = 10_000;
 /// …accepting results up to this share of the cost worse at first (less and less).
 const RR_THRESHOLD: f64 = 0.01;
+/// Mix search: at most this many pods on the bins it repacks.
+const MIX_MAX_PODS: usize = 150;
+/// Mix search: at most this many kinds of bin (offers and existing nodes, alike ones merged).
+const MIX_MAX_KINDS: usize = 64;
+/// Mix search: at most this many mixes enumerated, and search nodes spent enumerating.
+const MIX_MAX_CANDIDATES: usize = 5_000;
+const MIX_ENUM_NODES: usize = 200_000;
+/// Mix search: annealing moves per mix in each round, and in all.
+const MIX_ROUNDS: [usize; 3] = [20_000, 80_000, 320_000];
+const MIX_WORK: usize = 2_400_000;
 const CG_LIMITS: colgen::Limits = colgen::Limits {
     iterations: 2_000,
     knapsack_nodes: 500,
@@ -884,7 +895,7 @@ impl Solver for GreedySolver {
             Mode::Remove => remove(&mut st, config, &mut steps),
             Mode::Replace => {
                 let base = cg.as_ref().map(|_| st.clone());
-                replace(&mut st, config, &mut seq, &mut steps, None);
+                replace(&mut st, config, &mut seq, &mut steps, None, bound);
                 // the same from the configuration LP's patterns; the better plan wins (more
                 // pods placed, then the lower cost)
                 if let (Some(cg), Some(mut st2)) = (&cg, base) {
@@ -893,7 +904,14 @@ impl Solver for GreedySolver {
                         (placed, cost(st))
                     };
                     let (mut seq2, mut steps2) = (0, Vec::new());
-                    replace(&mut st2, config, &mut seq2, &mut steps2, Some((&rel, cg)));
+                    replace(
+                        &mut st2,
+                        config,
+                        &mut seq2,
+                        &mut steps2,
+                        Some((&rel, cg)),
+                        bound,
+                    );
                     let (a, b) = (score(&st), score(&st2));
                     if b.0 > a.0 || (b.0 == a.0 && b.1 < a.1 - 1e-9) {
                         st = st2;
@@ -1667,23 +1685,6 @@ fn repack(st: &mut State<'_>, seq: &mut usize) -> bool {
     improved
 }
 
-/// SplitMix64, for the ruin-and-recreate search (seeded: plans are reproducible).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 fn cost(st: &State<'_>) -> f64 {
     st.bins.iter().filter(|b| b.open).map(|b| b.price).sum()
 }
@@ -1759,6 +1760,339 @@ fn ruin_recreate(st: &mut State<'_>, seq: &mut usize, iterations: usize) {
             }
         }
     }
+}
+
+/// One dimension, pods split freely but only between bins that could hold each whole: with
+/// requests and rooms both largest first, for every size the pods at least that large need no
+/// more than the room of the bins at least that large (a necessary condition for packing).
+fn nested_fit(reqs_desc: &[i64], rooms_desc: &[i64]) -> bool {
+    let mut need = 0i64;
+    let mut have = 0i64;
+    let mut b = 0;
+    for (i, &r) in reqs_desc.iter().enumerate() {
+        need += r;
+        // the group of pods of this size ends here: check it
+        if reqs_desc.get(i + 1) == Some(&r) {
+            continue;
+        }
+        while b < rooms_desc.len() && rooms_desc[b] >= r {
+            have += rooms_desc[b];
+            b += 1;
+        }
+        if need > have {
+            return false;
+        }
+    }
+    true
+}
+
+/// A kind of bin the mix search may open: an offer (any number of new nodes) or existing nodes
+/// that only differ by name (at most as many as there are).
+struct MixKind {
+    price: f64,
+    room: R,
+    /// Offer, or the existing nodes' bins.
+    offer: Option<usize>,
+    nodes: Vec<usize>,
+    /// Which of the pods being repacked its node rules allow and its room holds.
+    takes: Vec<bool>,
+}
+
+/// Mix search (small problems): the pods on the bins that may change, packed afresh onto a
+/// cheaper set of bins. Every mix of offers and existing nodes that costs less than now, no
+/// less than the lower bound allows, and has room for the pods in total is a candidate; the
+/// candidates are tried from the dearest down, each by annealing (`anneal`) with a small
+/// budget first and larger ones for those left, and each success lowers the bar for the rest.
+/// A found packing is then placed pod by pod with every rule checked, so the plan never trusts
+/// the search. Pods with inter-pod rules (anti-affinity, topology spread) keep the problem out.
+fn retype(st: &mut State<'_>, seq: &mut usize, bound: f64) -> bool {
+    let prob = st.prob;
+    let var: Vec<usize> = (0..st.bins.len())
+        .filter(|&b| st.bins[b].open && !st.bins[b].fixed && !st.bins[b].pods.is_empty())
+        .collect();
+    let pods: Vec<usize> = var.iter().flat_map(|&b| st.bins[b].pods.clone()).collect();
+    if pods.is_empty()
+        || pods.len() > MIX_MAX_PODS
+        || pods
+            .iter()
+            .any(|&p| !prob.pods[p].anti.is_empty() || !prob.pods[p].spread.is_empty())
+    {
+        return false;
+    }
+    let var_cost: f64 = var.iter().map(|&b| st.bins[b].price).sum();
+    let kept_cost: f64 = (0..st.bins.len())
+        .filter(|&b| st.bins[b].open && !var.contains(&b))
+        .map(|b| st.bins[b].price)
+        .sum();
+    // no mix below what the lower bound leaves for these bins can hold the pods
+    let floor = bound - kept_cost - 1e-6;
+    let reqs: Vec<R> = pods.iter().map(|&p| prob.pods[p].req).collect();
+    let demand = reqs.iter().fold([0; 5], |a, r| add(a, *r));
+    // kinds: offers and closed-or-changing existing nodes, alike ones merged
+    let mut kinds: Vec<MixKind> = Vec::new();
+    let push = |kinds: &mut Vec<MixKind>, k: MixKind| {
+        if !k.takes.iter().any(|&t| t) {
+            return;
+        }
+        let same = kinds.iter_mut().find(|x| {
+            x.price.to_bits() == k.price.to_bits() && x.room == k.room && x.takes == k.takes
+        });
+        match same {
+            // another offer like one already there adds nothing; another node adds one more
+            Some(x) if k.offer.is_none() && x.offer.is_none() => x.nodes.extend(k.nodes),
+            Some(x) if x.offer.is_some() => {}
+            _ => kinds.push(k),
+        }
+    };
+    for (o, of) in prob.offers.iter().enumerate() {
+        let room = sub(of.cap, of.overhead);
+        let lclass = (prob.nodes.len() + o) as u32;
+        let hard_taints = hard(&of.taints);
+        let takes = pods
+            .iter()
+            .map(|&p| {
+                fits([0; 5], prob.pods[p].req, room)
+                    && st.node_fits(p, lclass, &of.labels, &of.taints, hard_taints, "new")
+            })
+            .collect();
+        push(
+            &mut kinds,
+            MixKind {
+                price: of.price,
+                room,
+                offer: Some(o),
+                nodes: vec![],
+                takes,
+            },
+        );
+    }
+    for b in 0..prob.nodes.len() {
+        let bin = &st.bins[b];
+        if bin.fixed || (bin.open && !var.contains(&b)) {
+            continue;
+        }
+        let takes = pods
+            .iter()
+            .map(|&p| {
+                fits([0; 5], prob.pods[p].req, bin.cap)
+                    && st.node_fits(
+                        p,
+                        bin.lclass,
+                        bin.labels,
+                        bin.taints,
+                        bin.hard_taints,
+                        &bin.name,
+                    )
+            })
+            .collect();
+        push(
+            &mut kinds,
+            MixKind {
+                price: bin.price,
+                room: bin.cap,
+                offer: None,
+                nodes: vec![b],
+                takes,
+            },
+        );
+    }
+    if kinds.is_empty() || kinds.len() > MIX_MAX_KINDS {
+        return false;
+    }
+    kinds.sort_by(|a, b| b.price.total_cmp(&a.price));
+    // the mixes: depth-first over the kinds, pruned by price and by the most room the money
+    // left could still buy in each dimension
+    let dims: Vec<usize> = (0..5).filter(|&d| demand[d] > 0).collect();
+    let mut per_dollar = vec![[0.0f64; 5]; kinds.len() + 1];
+    for k in (0..kinds.len()).rev() {
+        let after = per_dollar[k + 1];
+        per_dollar[k] = std::array::from_fn(|d| {
+            let here = kinds[k].room[d].max(0) as f64 / kinds[k].price.max(1e-9);
+            after[d].max(here)
+        });
+    }
+    struct Enum<'a> {
+        kinds: &'a [MixKind],
+        per_dollar: &'a [[f64; 5]],
+        dims: &'a [usize],
+        demand: R,
+        limit: f64,
+        floor: f64,
+        counts: Vec<usize>,
+        found: Vec<(f64, Vec<usize>)>,
+        nodes: usize,
+    }
+    impl Enum<'_> {
+        /// Mixes whose last (cheapest) bin is the one that gives them room for the pods:
+        /// kinds dearest first, so a mix is a few big bins and then smaller ones.
+        fn go(&mut self, k: usize, price: f64, room: R) {
+            if self.nodes >= MIX_ENUM_NODES || self.found.len() >= MIX_MAX_CANDIDATES {
+                return;
+            }
+            self.nodes += 1;
+            if self.dims.iter().all(|&d| room[d] >= self.demand[d]) {
+                if price >= self.floor {
+                    self.found.push((price, self.counts.clone()));
+                }
+                return;
+            }
+            let left = self.limit - price;
+            if k == self.kinds.len()
+                || self
+                    .dims
+                    .iter()
+                    .any(|&d| room[d] as f64 + left * self.per_dollar[k][d] < self.demand[d] as f64)
+            {
+                return;
+            }
+            for next in k..self.kinds.len() {
+                let kn = &self.kinds[next];
+                let most = kn.offer.map_or(kn.nodes.len(), |_| usize::MAX);
+                if self.counts[next] >= most || price + kn.price >= self.limit {
+                    continue;
+                }
+                self.counts[next] += 1;
+                self.go(next, price + kn.price, add(room, kn.room));
+                self.counts[next] -= 1;
+            }
+        }
+    }
+    let mut en = Enum {
+        kinds: &kinds,
+        per_dollar: &per_dollar,
+        dims: &dims,
+        demand,
+        limit: var_cost - 1e-6,
+        floor,
+        counts: vec![0; kinds.len()],
+        found: Vec::new(),
+        nodes: 0,
+    };
+    en.go(0, 0.0, [0; 5]);
+    let mut cands = en.found;
+    // every pod needs a kind in the mix that takes it, and in each dimension the pods of at
+    // least any size need as much room on the bins that can hold one of them
+    let mut by_size: Vec<Vec<i64>> = (0..5)
+        .map(|d| reqs.iter().map(|r| r[d]).filter(|&v| v > 0).collect())
+        .collect();
+    for v in &mut by_size {
+        v.sort_unstable_by(|a, b| b.cmp(a));
+    }
+    cands.retain(|(_, counts)| {
+        let takes_all =
+            (0..pods.len()).all(|i| (0..kinds.len()).any(|k| counts[k] > 0 && kinds[k].takes[i]));
+        takes_all
+            && dims.iter().all(|&d| {
+                let mut rooms: Vec<i64> = (0..kinds.len())
+                    .flat_map(|k| std::iter::repeat_n(kinds[k].room[d], counts[k]))
+                    .collect();
+                rooms.sort_unstable_by(|a, b| b.cmp(a));
+                nested_fit(&by_size[d], &rooms)
+            })
+    });
+    // cheapest first (the first found is then the best, and the rest only need a look if
+    // they are cheaper still), and of equal price the fewest bins first (larger bins pack more
+    // easily)
+    let bins_of = |c: &[usize]| c.iter().sum::<usize>();
+    // (prices to the micro-dollar: sums in another order differ in the last bits)
+    let micro = |p: f64| (p * 1e6).round() as i64;
+    cands.sort_by(|a, b| {
+        micro(a.0)
+            .cmp(&micro(b.0))
+            .then(bins_of(&a.1).cmp(&bins_of(&b.1)))
+            .then(a.1.cmp(&b.1))
+    });
+    let mut best = var_cost - 1e-6;
+    let mut work = MIX_WORK;
+    let rounds = MIX_ROUNDS;
+    let mut improved = false;
+    let mut rng = Rng(0x000B_1EC7 ^ pods.len() as u64);
+    let total_work = work;
+    for (round, &iterations) in rounds.iter().enumerate() {
+        // each round may spend its share of the work (the last one, what is left): the
+        // cheapest mixes get the longer searches, not the most mixes the shortest ones
+        if round + 1 < rounds.len() {
+            work = total_work / 4;
+        } else {
+            work += total_work / 2;
+        }
+        let mut left = Vec::new();
+        for (price, counts) in std::mem::take(&mut cands) {
+            if price >= best {
+                continue;
+            }
+            if work < iterations {
+                left.push((price, counts));
+                continue;
+            }
+            work -= iterations;
+            let slots: Vec<usize> = (0..kinds.len())
+                .flat_map(|k| std::iter::repeat_n(k, counts[k]))
+                .collect();
+            let rooms: Vec<R> = slots.iter().map(|&k| kinds[k].room).collect();
+            let allowed: Vec<bool> = (0..pods.len())
+                .flat_map(|i| slots.iter().map(move |&k| (i, k)))
+                .map(|(i, k)| kinds[k].takes[i])
+                .collect();
+            let at = match anneal::fit_all(&reqs, &rooms, &allowed, iterations, &mut rng) {
+                Ok(at) => at,
+                Err(_) => {
+                    left.push((price, counts));
+                    continue;
+                }
+            };
+            // place it for real, every rule checked
+            let mut cand = st.clone();
+            for &p in &pods {
+                cand.unplace(p);
+            }
+            for &b in &var {
+                cand.close_bin(b);
+            }
+            let mut next_node = vec![0usize; kinds.len()];
+            let bins: Vec<usize> = slots
+                .iter()
+                .map(|&k| match kinds[k].offer {
+                    Some(o) => {
+                        *seq += 1;
+                        cand.add_offer(o, *seq)
+                    }
+                    None => {
+                        let b = kinds[k].nodes[next_node[k]];
+                        next_node[k] += 1;
+                        cand.open_bin(b);
+                        b
+                    }
+                })
+                .collect();
+            let mut ok = true;
+            for (i, &p) in pods.iter().enumerate() {
+                let b = bins[at[i]];
+                if !cand.can_place(p, b) {
+                    ok = false;
+                    break;
+                }
+                cand.place(p, b);
+            }
+            if !ok {
+                continue;
+            }
+            for &b in &bins {
+                if cand.bins[b].pods.is_empty() {
+                    cand.close_bin(b);
+                }
+            }
+            cand.compact();
+            *st = cand;
+            best = price - 1e-6;
+            improved = true;
+        }
+        cands = left;
+        if cands.is_empty() {
+            break;
+        }
+    }
+    improved
 }
 
 /// Where the bins of a kind of the configuration LP come from.
@@ -2075,6 +2409,7 @@ fn replace(
     seq: &mut usize,
     steps: &mut Vec<Step>,
     patterns: Option<(&Relax, &colgen::Outcome)>,
+    bound: f64,
 ) {
     let prob = st.prob;
     let origin: Vec<Option<usize>> = st.assign.clone();
@@ -2108,6 +2443,9 @@ fn replace(
     if config.improve_passes > 0 && pods > 0 && pods <= RR_MAX_PODS {
         ruin_recreate(st, seq, (RR_WORK / pods).min(RR_MAX_ITERATIONS));
         improve(st, config, seq);
+        if retype(st, seq, bound) {
+            improve(st, config, seq);
+        }
     }
     // bins left empty cost money and hold nothing
     for b in 0..st.bins.len() {
@@ -2345,5 +2683,146 @@ mod fit_tests {
         st.unplace(1);
         assert!(st.index.key[b].is_some());
         assert_eq!(st.best_fit(2), Some(b));
+    }
+
+    /// Pods in memory units of 1 GiB: 5 (only on memory-class nodes), 4, 4, 3, 2, 2.
+    fn split_problem(anti: bool) -> Problem {
+        let pods = [5i64, 4, 4, 3, 2, 2]
+            .iter()
+            .enumerate()
+            .map(|(i, &g)| {
+                let mut p = pod_shell();
+                p.id = format!("default/p{i}");
+                p.namespace = "default".into();
+                p.req = [100, g * 1024, 1, 0, 0];
+                if i == 0 {
+                    p.node_selector
+                        .insert("workload-class".into(), "memory".into());
+                }
+                if anti && i == 1 {
+                    p.labels.insert("app".into(), "a".into());
+                    p.anti.push((
+                        Scope::Host,
+                        crate::model::LabelSelector {
+                            match_labels: BTreeMap::from([("app".into(), "a".into())]),
+                            ..Default::default()
+                        },
+                        vec![],
+                    ));
+                }
+                p
+            })
+            .collect();
+        let mut plain = offer(4000, 10 * 1024, 10, false);
+        plain.price = 1.0;
+        let mut memory = offer(4000, 10 * 1024, 10, true);
+        memory.instance_type = "memory".into();
+        memory.price = 1.2;
+        let mut big = offer(8000, 40 * 1024, 20, false);
+        big.price = 5.0;
+        Problem {
+            nodes: vec![],
+            pods,
+            offers: vec![plain, memory, big],
+            zones: vec!["z".into()],
+        }
+    }
+
+    /// Every pod on a bin of its own: the memory pod on a memory node, the rest on big ones.
+    fn one_bin_each<'p>(prob: &'p Problem, seq: &mut usize) -> State<'p> {
+        let mut st = State::new(prob, [1e-3, 1e-4, 0.0, 0.0, 0.0]);
+        for p in 0..prob.pods.len() {
+            *seq += 1;
+            let b = st.add_offer(if p == 0 { 1 } else { 2 }, *seq);
+            assert!(st.can_place(p, b));
+            st.place(p, b);
+        }
+        st
+    }
+
+    /// Only one memory node plus one plain node (2.2 $/h) holds the pods, and only as
+    /// {5, 3, 2} and {4, 4, 2}: the mix search finds it, with the memory pod on the memory node
+    /// and no bin over its room.
+    #[test]
+    fn mix_search_finds_the_cheapest_mix_and_keeps_node_rules() {
+        let prob = split_problem(false);
+        let mut seq = 0;
+        let mut st = one_bin_each(&prob, &mut seq);
+        assert!((cost(&st) - 26.2).abs() < 1e-9);
+        assert!(retype(&mut st, &mut seq, 0.0));
+        assert!((cost(&st) - 2.2).abs() < 1e-9, "cost {}", cost(&st));
+        let open: Vec<&Bin<'_>> = st.bins.iter().filter(|b| b.open).collect();
+        assert_eq!(open.len(), 2);
+        for b in &open {
+            assert!(
+                (0..5).all(|d| b.used[d] <= b.cap[d]),
+                "{} over its room",
+                b.name
+            );
+        }
+        let b0 = st.assign[0].expect("the memory pod is placed");
+        assert_eq!(st.bins[b0].offer, Some(1));
+        assert!(st.assign.iter().all(Option::is_some));
+        // a lower bound above every cheaper mix: nothing to try, nothing changes
+        let before = cost(&st);
+        assert!(!retype(&mut st, &mut seq, 2.2));
+        assert!((cost(&st) - before).abs() < 1e-12);
+    }
+
+    /// Pods with inter-pod rules keep the mix search out: the state is left as it was.
+    #[test]
+    fn mix_search_leaves_inter_pod_rules_alone() {
+        let prob = split_problem(true);
+        let mut seq = 0;
+        let mut st = one_bin_each(&prob, &mut seq);
+        let assign = st.assign.clone();
+        assert!(!retype(&mut st, &mut seq, 0.0));
+        assert_eq!(st.assign, assign);
+        assert!((cost(&st) - 26.2).abs() < 1e-9);
+    }
+
+    /// On seeded problems with node selectors, whatever the mix search does costs less and
+    /// breaks no rule: every pod placed, no bin over its room, every pod on a node its rules
+    /// allow.
+    #[test]
+    fn mix_search_only_ever_lowers_cost_and_breaks_no_rule() {
+        let mut improved = 0;
+        for seed in 0..12u64 {
+            let mut prob = problem(seed, false);
+            prob.pods.truncate(40);
+            let mut st = State::new(&prob, [1e-3, 1e-4, 0.0, 0.0, 0.0]);
+            let mut order: Vec<usize> = (0..prob.pods.len()).collect();
+            order.sort_by_key(|&p| std::cmp::Reverse(prob.pods[p].req[1]));
+            let mut seq = 0;
+            construct(&mut st, &order, &mut seq);
+            assert!(st.assign.iter().all(Option::is_some), "seed {seed}");
+            let before = cost(&st);
+            if retype(&mut st, &mut seq, 0.0) {
+                improved += 1;
+                assert!(cost(&st) < before - 1e-9, "seed {seed}");
+            } else {
+                assert!((cost(&st) - before).abs() < 1e-12, "seed {seed}");
+            }
+            assert!(st.assign.iter().all(Option::is_some), "seed {seed}");
+            for (i, b) in st.bins.iter().enumerate() {
+                if !b.open {
+                    assert!(b.pods.is_empty(), "seed {seed}: closed bin {i} holds pods");
+                    continue;
+                }
+                assert!(
+                    (0..5).all(|d| b.used[d] <= b.cap[d]),
+                    "seed {seed}: bin {i}"
+                );
+                for &p in &b.pods {
+                    assert!(
+                        node_ok(&prob.pods[p], b.labels, b.taints, &b.name),
+                        "seed {seed}: pod {p} on {}",
+                        b.name
+                    );
+                }
+            }
+        }
+        // construction alone leaves money on the table on these problems
+        assert!(improved > 0);
     }
 }
