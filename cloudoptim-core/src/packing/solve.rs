@@ -1,6 +1,7 @@
 //! The built-in solver: LP-priced best-fit-decreasing construction, then local search (bin
 //! elimination, right-sizing, repacking groups of up to three bins onto cheaper offers, and on
-//! small problems ruin and recreate), with every scheduling constraint checked on every move.
+//! small problems ruin and recreate, on the smallest a search over cheaper mixes of node types
+//! by annealing, see `retype`), with every scheduling constraint checked on every move.
 //! When the replace problem has few pod classes with many pods each, the configuration LP
 //! (column generation, see `colgen`) tightens the lower bound and a second plan is built from
 //! its patterns; the better plan wins.
@@ -1810,9 +1811,11 @@ fn retype(st: &mut State<'_>, seq: &mut usize, bound: f64) -> bool {
     let var: Vec<usize> = (0..st.bins.len())
         .filter(|&b| st.bins[b].open && !st.bins[b].fixed && !st.bins[b].pods.is_empty())
         .collect();
+    if var.iter().map(|&b| st.bins[b].pods.len()).sum::<usize>() > MIX_MAX_PODS {
+        return false;
+    }
     let pods: Vec<usize> = var.iter().flat_map(|&b| st.bins[b].pods.clone()).collect();
     if pods.is_empty()
-        || pods.len() > MIX_MAX_PODS
         || pods
             .iter()
             .any(|&p| !prob.pods[p].anti.is_empty() || !prob.pods[p].spread.is_empty())
