@@ -43,6 +43,9 @@ impl Rng {
 /// Starting temperature, in units of overflow (a fraction of a bin's room).
 const T0: f64 = 0.05;
 
+/// What a pair of pods that must be apart costs on one bin, in units of overflow.
+const APART: f64 = 0.1;
+
 /// One bin's overflow: per dimension that holds anything, the excess over the room as a
 /// fraction of the room (a dimension with no room at all counts its whole use).
 fn overflow(used: &R, room: &R, dims: &[usize], inv: &R2) -> f64 {
@@ -57,20 +60,23 @@ fn overflow(used: &R, room: &R, dims: &[usize], inv: &R2) -> f64 {
 
 type R2 = [f64; 5];
 
-/// Looks for an assignment of pods (`reqs`) to bins (`rooms`) where every pod fits and pod
-/// `i` only goes to a bin `b` with `allowed[i * rooms.len() + b]`, within `iterations` moves.
+/// Looks for an assignment of pods (`reqs`) to bins (`rooms`) where every pod fits, pod `i`
+/// only goes to a bin `b` with `allowed[i * rooms.len() + b]`, and no bin holds two pods that
+/// must be apart (`apart[i]` lists the pods that may not share a node with `i`, both ways),
+/// within `iterations` moves.
 /// Returns the bin of each pod, or, when no packing was found, the least total overflow seen
 /// (how close the search came).
 pub(super) fn fit_all(
     reqs: &[R],
     rooms: &[R],
     allowed: &[bool],
+    apart: &[Vec<usize>],
     iterations: usize,
     rng: &mut Rng,
 ) -> Result<Vec<usize>, f64> {
     let n = reqs.len();
     let nb = rooms.len();
-    if nb == 0 || allowed.len() != n * nb {
+    if nb == 0 || allowed.len() != n * nb || apart.len() != n {
         return if n == 0 {
             Ok(Vec::new())
         } else {
@@ -115,14 +121,23 @@ pub(super) fn fit_all(
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| share(&reqs[b]).total_cmp(&share(&reqs[a])).then(a.cmp(&b)));
     let mut used = vec![[0i64; 5]; nb];
-    let mut at = vec![0usize; n];
+    // (not placed yet: no bin)
+    let mut at = vec![usize::MAX; n];
+    // pods in bin `b` that pod `x` must be apart from, `skip` not counted
+    let clash = |x: usize, b: usize, skip: usize, at: &[usize]| {
+        apart[x]
+            .iter()
+            .filter(|&&y| y != skip && at[y] == b)
+            .count() as i64
+    };
     for &i in &order {
         let mut best: Option<(f64, usize)> = None;
         for &b in &options[i] {
             let left: f64 = dims
                 .iter()
                 .map(|&d| (rooms[b][d] - used[b][d] - reqs[i][d]) as f64 * inv[b][d])
-                .sum();
+                .sum::<f64>()
+                - 10.0 * clash(i, b, usize::MAX, &at) as f64;
             if best.is_none_or(|(l, _)| left > l) {
                 best = Some((left, b));
             }
@@ -133,9 +148,18 @@ pub(super) fn fit_all(
             used[b][d] += reqs[i][d];
         }
     }
-    let mut pen: Vec<f64> = (0..nb)
-        .map(|b| overflow(&used[b], &rooms[b], &dims, &inv[b]))
-        .collect();
+    // pairs in each bin that must be apart
+    let mut pairs = vec![0i64; nb];
+    for i in 0..n {
+        pairs[at[i]] += clash(i, at[i], usize::MAX, &at);
+    }
+    for p in &mut pairs {
+        *p /= 2;
+    }
+    let pen_of = |b: usize, used: &R, pairs: i64| {
+        overflow(used, &rooms[b], &dims, &inv[b]) + APART * pairs as f64
+    };
+    let mut pen: Vec<f64> = (0..nb).map(|b| pen_of(b, &used[b], pairs[b])).collect();
     let mut total: f64 = pen.iter().sum();
     let mut least = total;
     // the pods of each bin, and each pod's place in its bin's list
@@ -212,12 +236,25 @@ pub(super) fn fit_all(
             u0[d] -= delta[d];
             u1[d] += delta[d];
         }
-        let p0 = overflow(&u0, &rooms[b0], &dims, &inv[b0]);
-        let p1 = overflow(&u1, &rooms[b1], &dims, &inv[b1]);
+        // pairs that must be apart, after the move
+        let (c0, c1) = match j {
+            None => (
+                pairs[b0] - clash(i, b0, usize::MAX, &at),
+                pairs[b1] + clash(i, b1, usize::MAX, &at),
+            ),
+            Some(j) => (
+                pairs[b0] - clash(i, b0, usize::MAX, &at) + clash(j, b0, i, &at),
+                pairs[b1] - clash(j, b1, usize::MAX, &at) + clash(i, b1, j, &at),
+            ),
+        };
+        let p0 = pen_of(b0, &u0, c0);
+        let p1 = pen_of(b1, &u1, c1);
         let change = p0 + p1 - pen[b0] - pen[b1];
         if change <= 0.0 || rng.unit() < (-change / temp).exp() {
             used[b0] = u0;
             used[b1] = u1;
+            pairs[b0] = c0;
+            pairs[b1] = c1;
             pen[b0] = p0;
             pen[b1] = p1;
             mark(b0, p0 > 0.0, &mut over, &mut over_at);
@@ -251,16 +288,43 @@ pub(super) fn fit_all(
             check[at[i]][d] += reqs[i][d];
         }
     }
-    let fits = (0..nb).all(|b| {
-        dims.iter()
-            .all(|&d| check[b][d] == 0 || check[b][d] <= rooms[b][d])
-    });
+    let apart_ok = (0..n).all(|i| apart[i].iter().all(|&y| at[y] != at[i]));
+    let fits = apart_ok
+        && (0..nb).all(|b| {
+            dims.iter()
+                .all(|&d| check[b][d] == 0 || check[b][d] <= rooms[b][d])
+        });
     if fits { Ok(at) } else { Err(least.max(1e-12)) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn none(n: usize) -> Vec<Vec<usize>> {
+        vec![Vec::new(); n]
+    }
+
+    /// Four pods, two bins of room for two each; pods 0 and 1 must be apart, and so must 2 and
+    /// 3: the only packings split both pairs.
+    #[test]
+    fn keeps_pods_apart() {
+        let reqs: Vec<R> = vec![[1, 1, 1, 0, 0]; 4];
+        let rooms: Vec<R> = vec![[2, 2, 2, 0, 0]; 2];
+        let allowed = vec![true; 8];
+        let apart = vec![vec![1], vec![0], vec![3], vec![2]];
+        for seed in 0..10 {
+            let at = fit_all(&reqs, &rooms, &allowed, &apart, 10_000, &mut Rng(seed))
+                .expect("a split exists");
+            assert_ne!(at[0], at[1], "seed {seed}");
+            assert_ne!(at[2], at[3], "seed {seed}");
+        }
+        // three pods all apart from each other, two bins: impossible
+        let apart = vec![vec![1, 2], vec![0, 2], vec![0, 1]];
+        let reqs: Vec<R> = vec![[1, 1, 1, 0, 0]; 3];
+        let allowed = vec![true; 6];
+        assert!(fit_all(&reqs, &rooms, &allowed, &apart, 20_000, &mut Rng(1)).is_err());
+    }
 
     /// Items 5, 4, 4, 3, 2, 2 into two bins of 10: only a perfect split works, and first fit
     /// decreasing (5 and 4 together, then 4 alone) misses it.
@@ -272,7 +336,15 @@ mod tests {
             .collect();
         let rooms: Vec<R> = vec![[10, 10, 10, 0, 0]; 2];
         let allowed = vec![true; reqs.len() * rooms.len()];
-        let at = fit_all(&reqs, &rooms, &allowed, 100_000, &mut Rng(7)).expect("a split exists");
+        let at = fit_all(
+            &reqs,
+            &rooms,
+            &allowed,
+            &none(reqs.len()),
+            100_000,
+            &mut Rng(7),
+        )
+        .expect("a split exists");
         for b in 0..2 {
             let s: i64 = (0..reqs.len())
                 .filter(|&i| at[i] == b)
@@ -291,7 +363,17 @@ mod tests {
             .collect();
         let rooms: Vec<R> = vec![[10, 10, 10, 0, 0]; 2];
         let allowed = vec![true; reqs.len() * rooms.len()];
-        assert!(fit_all(&reqs, &rooms, &allowed, 50_000, &mut Rng(1)).is_err());
+        assert!(
+            fit_all(
+                &reqs,
+                &rooms,
+                &allowed,
+                &none(reqs.len()),
+                50_000,
+                &mut Rng(1)
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -300,11 +382,29 @@ mod tests {
         let reqs: Vec<R> = vec![[1, 1, 1, 0, 0]; 2];
         let rooms: Vec<R> = vec![[1, 1, 1, 0, 0]; 2];
         let allowed = vec![false, true, true, true];
-        let at = fit_all(&reqs, &rooms, &allowed, 10_000, &mut Rng(3)).expect("fits");
+        let at = fit_all(
+            &reqs,
+            &rooms,
+            &allowed,
+            &none(reqs.len()),
+            10_000,
+            &mut Rng(3),
+        )
+        .expect("fits");
         assert_eq!(at, vec![1, 0]);
         // both pods only on bin 1, which holds one: no answer
         let allowed = vec![false, true, false, true];
-        assert!(fit_all(&reqs, &rooms, &allowed, 10_000, &mut Rng(3)).is_err());
+        assert!(
+            fit_all(
+                &reqs,
+                &rooms,
+                &allowed,
+                &none(reqs.len()),
+                10_000,
+                &mut Rng(3)
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -312,7 +412,15 @@ mod tests {
         let reqs: Vec<R> = vec![[1, 1, 1, 1, 0]];
         let rooms: Vec<R> = vec![[4, 4, 4, 0, 0], [4, 4, 4, 1, 0]];
         let allowed = vec![true; 2];
-        let at = fit_all(&reqs, &rooms, &allowed, 10_000, &mut Rng(5)).expect("fits");
+        let at = fit_all(
+            &reqs,
+            &rooms,
+            &allowed,
+            &none(reqs.len()),
+            10_000,
+            &mut Rng(5),
+        )
+        .expect("fits");
         assert_eq!(at, vec![1]);
     }
 }

@@ -797,6 +797,9 @@ const MIX_MAX_KINDS: usize = 64;
 /// Mix search: at most this many mixes enumerated, and search nodes spent enumerating.
 const MIX_MAX_CANDIDATES: usize = 5_000;
 const MIX_ENUM_NODES: usize = 200_000;
+/// Mix search: bins a mix may have beyond the one that gave it room for the pods (a spare
+/// node can make a packing possible that a minimal mix does not allow).
+const MIX_SPARE: usize = 1;
 /// Mix search: annealing moves per mix in each round, and in all.
 const MIX_ROUNDS: [usize; 3] = [20_000, 80_000, 320_000];
 const MIX_WORK: usize = 2_400_000;
@@ -1805,7 +1808,8 @@ struct MixKind {
 /// candidates are tried from the dearest down, each by annealing (`anneal`) with a small
 /// budget first and larger ones for those left, and each success lowers the bar for the rest.
 /// A found packing is then placed pod by pod with every rule checked, so the plan never trusts
-/// the search. Pods with inter-pod rules (anti-affinity, topology spread) keep the problem out.
+/// the search. Hostname anti-affinity is kept by the annealing (pairs that must be apart); pods
+/// with zone-level rules or topology spread keep the problem out.
 fn retype(st: &mut State<'_>, seq: &mut usize, bound: f64) -> bool {
     let prob = st.prob;
     let var: Vec<usize> = (0..st.bins.len())
@@ -1815,12 +1819,29 @@ fn retype(st: &mut State<'_>, seq: &mut usize, bound: f64) -> bool {
         return false;
     }
     let pods: Vec<usize> = var.iter().flat_map(|&b| st.bins[b].pods.clone()).collect();
+    // hostname anti-affinity is a pair rule the annealing keeps; zone rules and topology
+    // spread depend on where everything else is, so they keep the problem out
     if pods.is_empty()
-        || pods
-            .iter()
-            .any(|&p| !prob.pods[p].anti.is_empty() || !prob.pods[p].spread.is_empty())
+        || pods.iter().any(|&p| {
+            let pod = &prob.pods[p];
+            !pod.spread.is_empty() || pod.anti.iter().any(|(s, ..)| *s != Scope::Host)
+        })
     {
         return false;
+    }
+    // the pods that may not share a node, both ways
+    let mut apart: Vec<Vec<usize>> = vec![Vec::new(); pods.len()];
+    for i in 0..pods.len() {
+        for j in i + 1..pods.len() {
+            let (a, b) = (pods[i], pods[j]);
+            if (st.host_anti[a] || st.host_anti[b])
+                && (anti_hits(&prob.pods[a], &prob.pods[b], Scope::Host)
+                    || anti_hits(&prob.pods[b], &prob.pods[a], Scope::Host))
+            {
+                apart[i].push(j);
+                apart[j].push(i);
+            }
+        }
     }
     let var_cost: f64 = var.iter().map(|&b| st.bins[b].price).sum();
     let kept_cost: f64 = (0..st.bins.len())
@@ -1926,27 +1947,32 @@ fn retype(st: &mut State<'_>, seq: &mut usize, bound: f64) -> bool {
         nodes: usize,
     }
     impl Enum<'_> {
-        /// Mixes whose last (cheapest) bin is the one that gives them room for the pods:
-        /// kinds dearest first, so a mix is a few big bins and then smaller ones.
-        fn go(&mut self, k: usize, price: f64, room: R) {
+        /// Mixes with room for the pods whose bins after the one that gave them room number
+        /// at most `spare`: kinds dearest first, so a mix is a few big bins, then smaller
+        /// ones, then up to `spare` more of the smallest kinds it has or smaller.
+        fn go(&mut self, k: usize, price: f64, room: R, spare: usize) {
             if self.nodes >= MIX_ENUM_NODES || self.found.len() >= MIX_MAX_CANDIDATES {
                 return;
             }
             self.nodes += 1;
+            let mut spare = spare;
             if self.dims.iter().all(|&d| room[d] >= self.demand[d]) {
                 if price >= self.floor {
                     self.found.push((price, self.counts.clone()));
                 }
-                return;
-            }
-            let left = self.limit - price;
-            if k == self.kinds.len()
-                || self
-                    .dims
-                    .iter()
-                    .any(|&d| room[d] as f64 + left * self.per_dollar[k][d] < self.demand[d] as f64)
-            {
-                return;
+                if spare == 0 || k == self.kinds.len() {
+                    return;
+                }
+                spare -= 1;
+            } else {
+                let left = self.limit - price;
+                if k == self.kinds.len()
+                    || self.dims.iter().any(|&d| {
+                        room[d] as f64 + left * self.per_dollar[k][d] < self.demand[d] as f64
+                    })
+                {
+                    return;
+                }
             }
             for next in k..self.kinds.len() {
                 let kn = &self.kinds[next];
@@ -1955,7 +1981,7 @@ fn retype(st: &mut State<'_>, seq: &mut usize, bound: f64) -> bool {
                     continue;
                 }
                 self.counts[next] += 1;
-                self.go(next, price + kn.price, add(room, kn.room));
+                self.go(next, price + kn.price, add(room, kn.room), spare);
                 self.counts[next] -= 1;
             }
         }
@@ -1971,7 +1997,7 @@ fn retype(st: &mut State<'_>, seq: &mut usize, bound: f64) -> bool {
         found: Vec::new(),
         nodes: 0,
     };
-    en.go(0, 0.0, [0; 5]);
+    en.go(0, 0.0, [0; 5], MIX_SPARE);
     let mut cands = en.found;
     // every pod needs a kind in the mix that takes it, and in each dimension the pods of at
     // least any size need as much room on the bins that can hold one of them
@@ -2037,7 +2063,7 @@ fn retype(st: &mut State<'_>, seq: &mut usize, bound: f64) -> bool {
                 .flat_map(|i| slots.iter().map(move |&k| (i, k)))
                 .map(|(i, k)| kinds[k].takes[i])
                 .collect();
-            let at = match anneal::fit_all(&reqs, &rooms, &allowed, iterations, &mut rng) {
+            let at = match anneal::fit_all(&reqs, &rooms, &allowed, &apart, iterations, &mut rng) {
                 Ok(at) => at,
                 Err(_) => {
                     left.push((price, counts));
@@ -2688,8 +2714,10 @@ mod fit_tests {
         assert_eq!(st.best_fit(2), Some(b));
     }
 
-    /// Pods in memory units of 1 GiB: 5 (only on memory-class nodes), 4, 4, 3, 2, 2.
-    fn split_problem(anti: bool) -> Problem {
+    /// Pods in memory units of 1 GiB: 5 (only on memory-class nodes), 4, 4, 3, 2, 2. With
+    /// `apart`, the two 4-GiB pods may not share a node (hostname anti-affinity); with `zone`,
+    /// the first of them has a zone anti-affinity term.
+    fn split_problem(apart: bool, zone: bool) -> Problem {
         let pods = [5i64, 4, 4, 3, 2, 2]
             .iter()
             .enumerate()
@@ -2702,16 +2730,21 @@ mod fit_tests {
                     p.node_selector
                         .insert("workload-class".into(), "memory".into());
                 }
-                if anti && i == 1 {
+                let term = || crate::model::LabelSelector {
+                    match_labels: BTreeMap::from([("app".into(), "a".into())]),
+                    ..Default::default()
+                };
+                if (apart || zone) && (i == 1 || i == 2) {
                     p.labels.insert("app".into(), "a".into());
-                    p.anti.push((
-                        Scope::Host,
-                        crate::model::LabelSelector {
-                            match_labels: BTreeMap::from([("app".into(), "a".into())]),
-                            ..Default::default()
-                        },
-                        vec![],
-                    ));
+                }
+                if apart && i == 1 {
+                    p.anti.push((Scope::Host, term(), vec![]));
+                }
+                if zone && i == 1 {
+                    // (a term no pod matches: the rule holds anywhere, but it is zone-level)
+                    let mut t = term();
+                    t.match_labels.insert("app".into(), "none".into());
+                    p.anti.push((Scope::Zone, t, vec![]));
                 }
                 p
             })
@@ -2748,7 +2781,7 @@ mod fit_tests {
     /// and no bin over its room.
     #[test]
     fn mix_search_finds_the_cheapest_mix_and_keeps_node_rules() {
-        let prob = split_problem(false);
+        let prob = split_problem(false, false);
         let mut seq = 0;
         let mut st = one_bin_each(&prob, &mut seq);
         assert!((cost(&st) - 26.2).abs() < 1e-9);
@@ -2772,10 +2805,30 @@ mod fit_tests {
         assert!((cost(&st) - before).abs() < 1e-12);
     }
 
-    /// Pods with inter-pod rules keep the mix search out: the state is left as it was.
+    /// With the two 4-GiB pods kept apart no two-node split exists; the cheapest plan is a
+    /// memory node and two plain ones (3.2 $/h), and the two pods end up on different nodes.
     #[test]
-    fn mix_search_leaves_inter_pod_rules_alone() {
-        let prob = split_problem(true);
+    fn mix_search_keeps_pods_apart() {
+        let prob = split_problem(true, false);
+        let mut seq = 0;
+        let mut st = one_bin_each(&prob, &mut seq);
+        assert!(retype(&mut st, &mut seq, 0.0));
+        assert!((cost(&st) - 3.2).abs() < 1e-9, "cost {}", cost(&st));
+        assert_ne!(st.assign[1], st.assign[2]);
+        assert!(st.assign.iter().all(Option::is_some));
+        for b in st.bins.iter().filter(|b| b.open) {
+            assert!(
+                (0..5).all(|d| b.used[d] <= b.cap[d]),
+                "{} over its room",
+                b.name
+            );
+        }
+    }
+
+    /// Zone-level rules keep the mix search out: the state is left as it was.
+    #[test]
+    fn mix_search_leaves_zone_rules_alone() {
+        let prob = split_problem(false, true);
         let mut seq = 0;
         let mut st = one_bin_each(&prob, &mut seq);
         let assign = st.assign.clone();
@@ -2784,14 +2837,15 @@ mod fit_tests {
         assert!((cost(&st) - 26.2).abs() < 1e-9);
     }
 
-    /// On seeded problems with node selectors, whatever the mix search does costs less and
-    /// breaks no rule: every pod placed, no bin over its room, every pod on a node its rules
-    /// allow.
+    /// On seeded problems with node selectors (and, on odd seeds, hostname anti-affinity),
+    /// whatever the mix search does costs less and breaks no rule: every pod placed, no bin
+    /// over its room, every pod on a node its rules allow, no two pods that must be apart on
+    /// one node.
     #[test]
     fn mix_search_only_ever_lowers_cost_and_breaks_no_rule() {
         let mut improved = 0;
         for seed in 0..12u64 {
-            let mut prob = problem(seed, false);
+            let mut prob = problem(seed, seed % 2 == 1);
             prob.pods.truncate(40);
             let mut st = State::new(&prob, [1e-3, 1e-4, 0.0, 0.0, 0.0]);
             let mut order: Vec<usize> = (0..prob.pods.len()).collect();
@@ -2822,6 +2876,13 @@ mod fit_tests {
                         "seed {seed}: pod {p} on {}",
                         b.name
                     );
+                    for &q in &b.pods {
+                        assert!(
+                            p == q || !anti_hits(&prob.pods[p], &prob.pods[q], Scope::Host),
+                            "seed {seed}: pods {p} and {q} share {}",
+                            b.name
+                        );
+                    }
                 }
             }
         }
