@@ -64,8 +64,7 @@ type R2 = [f64; 5];
 /// only goes to a bin `b` with `allowed[i * rooms.len() + b]`, and no bin holds two pods that
 /// must be apart (`apart[i]` lists the pods that may not share a node with `i`, both ways),
 /// within `iterations` moves.
-/// Returns the bin of each pod, or, when no packing was found, the least total overflow seen
-/// (how close the search came).
+/// Returns the bin of each pod, or `None` when no packing was found.
 pub(super) fn fit_all(
     reqs: &[R],
     rooms: &[R],
@@ -73,21 +72,17 @@ pub(super) fn fit_all(
     apart: &[Vec<usize>],
     iterations: usize,
     rng: &mut Rng,
-) -> Result<Vec<usize>, f64> {
+) -> Option<Vec<usize>> {
     let n = reqs.len();
     let nb = rooms.len();
     if nb == 0 || allowed.len() != n * nb || apart.len() != n {
-        return if n == 0 {
-            Ok(Vec::new())
-        } else {
-            Err(f64::INFINITY)
-        };
+        return (n == 0).then(Vec::new);
     }
     let options: Vec<Vec<usize>> = (0..n)
         .map(|i| (0..nb).filter(|&b| allowed[i * nb + b]).collect())
         .collect();
     if options.iter().any(Vec::is_empty) {
-        return Err(f64::INFINITY);
+        return None;
     }
     let dims: Vec<usize> = (0..5).filter(|&d| reqs.iter().any(|r| r[d] > 0)).collect();
     let inv: Vec<R2> = rooms
@@ -161,7 +156,6 @@ pub(super) fn fit_all(
     };
     let mut pen: Vec<f64> = (0..nb).map(|b| pen_of(b, &used[b], pairs[b])).collect();
     let mut total: f64 = pen.iter().sum();
-    let mut least = total;
     // the pods of each bin, and each pod's place in its bin's list
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); nb];
     let mut slot = vec![0usize; n];
@@ -278,7 +272,6 @@ pub(super) fn fit_all(
             if it % 4096 == 0 {
                 total = pen.iter().sum();
             }
-            least = least.min(total);
         }
     }
     // the answer is checked, not trusted
@@ -294,15 +287,23 @@ pub(super) fn fit_all(
             dims.iter()
                 .all(|&d| check[b][d] == 0 || check[b][d] <= rooms[b][d])
         });
-    if fits { Ok(at) } else { Err(least.max(1e-12)) }
+    fits.then_some(at)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn none(n: usize) -> Vec<Vec<usize>> {
-        vec![Vec::new(); n]
+    /// `fit_all` with no pods that must be apart.
+    fn fit(
+        reqs: &[R],
+        rooms: &[R],
+        allowed: &[bool],
+        iterations: usize,
+        seed: u64,
+    ) -> Option<Vec<usize>> {
+        let apart = vec![Vec::new(); reqs.len()];
+        fit_all(reqs, rooms, allowed, &apart, iterations, &mut Rng(seed))
     }
 
     /// Four pods, two bins of room for two each; pods 0 and 1 must be apart, and so must 2 and
@@ -323,7 +324,7 @@ mod tests {
         let apart = vec![vec![1, 2], vec![0, 2], vec![0, 1]];
         let reqs: Vec<R> = vec![[1, 1, 1, 0, 0]; 3];
         let allowed = vec![true; 6];
-        assert!(fit_all(&reqs, &rooms, &allowed, &apart, 20_000, &mut Rng(1)).is_err());
+        assert!(fit_all(&reqs, &rooms, &allowed, &apart, 20_000, &mut Rng(1)).is_none());
     }
 
     /// Items 5, 4, 4, 3, 2, 2 into two bins of 10: only a perfect split works, and first fit
@@ -336,15 +337,7 @@ mod tests {
             .collect();
         let rooms: Vec<R> = vec![[10, 10, 10, 0, 0]; 2];
         let allowed = vec![true; reqs.len() * rooms.len()];
-        let at = fit_all(
-            &reqs,
-            &rooms,
-            &allowed,
-            &none(reqs.len()),
-            100_000,
-            &mut Rng(7),
-        )
-        .expect("a split exists");
+        let at = fit(&reqs, &rooms, &allowed, 100_000, 7).expect("a split exists");
         for b in 0..2 {
             let s: i64 = (0..reqs.len())
                 .filter(|&i| at[i] == b)
@@ -363,17 +356,7 @@ mod tests {
             .collect();
         let rooms: Vec<R> = vec![[10, 10, 10, 0, 0]; 2];
         let allowed = vec![true; reqs.len() * rooms.len()];
-        assert!(
-            fit_all(
-                &reqs,
-                &rooms,
-                &allowed,
-                &none(reqs.len()),
-                50_000,
-                &mut Rng(1)
-            )
-            .is_err()
-        );
+        assert!(fit(&reqs, &rooms, &allowed, 50_000, 1).is_none());
     }
 
     #[test]
@@ -382,29 +365,11 @@ mod tests {
         let reqs: Vec<R> = vec![[1, 1, 1, 0, 0]; 2];
         let rooms: Vec<R> = vec![[1, 1, 1, 0, 0]; 2];
         let allowed = vec![false, true, true, true];
-        let at = fit_all(
-            &reqs,
-            &rooms,
-            &allowed,
-            &none(reqs.len()),
-            10_000,
-            &mut Rng(3),
-        )
-        .expect("fits");
+        let at = fit(&reqs, &rooms, &allowed, 10_000, 3).expect("fits");
         assert_eq!(at, vec![1, 0]);
         // both pods only on bin 1, which holds one: no answer
         let allowed = vec![false, true, false, true];
-        assert!(
-            fit_all(
-                &reqs,
-                &rooms,
-                &allowed,
-                &none(reqs.len()),
-                10_000,
-                &mut Rng(3)
-            )
-            .is_err()
-        );
+        assert!(fit(&reqs, &rooms, &allowed, 10_000, 3).is_none());
     }
 
     #[test]
@@ -412,15 +377,7 @@ mod tests {
         let reqs: Vec<R> = vec![[1, 1, 1, 1, 0]];
         let rooms: Vec<R> = vec![[4, 4, 4, 0, 0], [4, 4, 4, 1, 0]];
         let allowed = vec![true; 2];
-        let at = fit_all(
-            &reqs,
-            &rooms,
-            &allowed,
-            &none(reqs.len()),
-            10_000,
-            &mut Rng(5),
-        )
-        .expect("fits");
+        let at = fit(&reqs, &rooms, &allowed, 10_000, 5).expect("fits");
         assert_eq!(at, vec![1]);
     }
 }

@@ -1960,16 +1960,16 @@ fn retype(st: &mut State<'_>, seq: &mut usize, bound: f64) -> bool {
                 if price >= self.floor {
                     self.found.push((price, self.counts.clone()));
                 }
-                if spare == 0 || k == self.kinds.len() {
+                if spare == 0 {
                     return;
                 }
                 spare -= 1;
             } else {
                 let left = self.limit - price;
-                if k == self.kinds.len()
-                    || self.dims.iter().any(|&d| {
-                        room[d] as f64 + left * self.per_dollar[k][d] < self.demand[d] as f64
-                    })
+                if self
+                    .dims
+                    .iter()
+                    .any(|&d| room[d] as f64 + left * self.per_dollar[k][d] < self.demand[d] as f64)
                 {
                     return;
                 }
@@ -2063,12 +2063,10 @@ fn retype(st: &mut State<'_>, seq: &mut usize, bound: f64) -> bool {
                 .flat_map(|i| slots.iter().map(move |&k| (i, k)))
                 .map(|(i, k)| kinds[k].takes[i])
                 .collect();
-            let at = match anneal::fit_all(&reqs, &rooms, &allowed, &apart, iterations, &mut rng) {
-                Ok(at) => at,
-                Err(_) => {
-                    left.push((price, counts));
-                    continue;
-                }
+            let Some(at) = anneal::fit_all(&reqs, &rooms, &allowed, &apart, iterations, &mut rng)
+            else {
+                left.push((price, counts));
+                continue;
             };
             // place it for real, every rule checked
             let mut cand = st.clone();
